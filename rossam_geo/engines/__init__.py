@@ -1,0 +1,48 @@
+"""Segmentation engines and their registry.
+
+``get_engine(name, **options)`` builds an engine by name. Engines that need torch are imported only when
+asked for, so the weight-free engines work without loading a model.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from rossam_geo.engines.base import Engine, EnginePrediction
+from rossam_geo.errors import EngineError
+
+#: engine name -> "module:factory". Each factory takes keyword options and returns an Engine.
+ENGINE_FACTORIES: dict[str, str] = {
+    "box": "rossam_geo.engines.box:BoxEngine",
+    "grabcut": "rossam_geo.engines.grabcut:GrabCutEngine",
+    "rossam": "rossam_geo.engines.sam:build_rossam_engine",
+    "sam": "rossam_geo.engines.sam:build_sam_engine",
+    "hq-sam": "rossam_geo.engines.sam:build_hq_sam_engine",
+}
+
+
+def engine_names() -> list[str]:
+    """Names accepted by :func:`get_engine`, in registry order."""
+    return list(ENGINE_FACTORIES)
+
+
+def get_engine(name: str, **options: Any) -> Engine:
+    """Build the engine called ``name`` with engine-specific keyword ``options``.
+
+    Raises:
+        EngineError: the name is unknown.
+    """
+    try:
+        target = ENGINE_FACTORIES[name]
+    except KeyError:
+        raise EngineError(
+            f"unknown engine {name!r}; choose one of: {', '.join(ENGINE_FACTORIES)}"
+        ) from None
+    module_name, attr = target.split(":")
+    factory = getattr(importlib.import_module(module_name), attr)
+    engine: Engine = factory(**options)
+    return engine
+
+
+__all__ = ["Engine", "EnginePrediction", "ENGINE_FACTORIES", "engine_names", "get_engine"]
