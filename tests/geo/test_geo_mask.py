@@ -1,0 +1,113 @@
+"""Masks to polygons in map coordinates: exact geometry, holes, part selection, simplification."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import shapely
+from affine import Affine
+from rasterio.windows import Window
+from rasterio.windows import transform as rio_window_transform
+from shapely.geometry import MultiPolygon, Polygon
+
+from rossam_geo.errors import InputError
+from rossam_geo.geo import mask_to_geometry, pixel_size, window_transform
+from tests.geo.fakes import UTM33_TRANSFORM
+
+
+@pytest.mark.filterwarnings("ignore:Use `@` matmul:PendingDeprecationWarning")  # inside rasterio.windows
+@pytest.mark.parametrize(("col_off", "row_off"), [(0, 0), (100, 50), (-7, -3), (3, -12)])
+def test_window_transform_matches_rasterio(col_off: int, row_off: int):
+    expected = rio_window_transform(Window(col_off, row_off, 10, 10), UTM33_TRANSFORM)
+    assert window_transform(UTM33_TRANSFORM, col_off, row_off).almost_equals(expected)
+
+
+def test_rectangle_mask_gives_the_exact_polygon_in_map_coordinates():
+    mask = np.zeros((10, 12), dtype=bool)
+    mask[2:6, 3:9] = True  # rows 2..5, cols 3..8
+    transform = window_transform(UTM33_TRANSFORM, 100, 50)  # window origin (500050 E, 4999975 N)
+    geom = mask_to_geometry(mask, transform)
+    expected = shapely.box(500050 + 3 * 0.5, 4999975 - 6 * 0.5, 500050 + 9 * 0.5, 4999975 - 2 * 0.5)
+    assert isinstance(geom, Polygon)
+    assert shapely.equals(geom, expected)
+    assert sorted(set(geom.exterior.coords)) == sorted(set(expected.exterior.coords))
+
+
+def test_identity_transform_gives_pixel_coordinates():
+    mask = np.zeros((5, 5), dtype=bool)
+    mask[1:3, 2:5] = True
+    assert shapely.equals(mask_to_geometry(mask, Affine.identity()), shapely.box(2, 1, 5, 3))
+
+
+def test_rotated_transform_maps_every_pixel_corner():
+    transform = UTM33_TRANSFORM @ Affine.rotation(30.0)
+    mask = np.zeros((6, 6), dtype=bool)
+    mask[1:4, 2:5] = True
+    geom = mask_to_geometry(mask, transform)
+    expected = Polygon([transform @ (x, y) for x, y in [(2, 1), (5, 1), (5, 4), (2, 4)]])
+    assert geom.symmetric_difference(expected).area < 1e-9
+    assert geom.area == pytest.approx(9 * 0.25)
+
+
+def test_holes_are_kept():
+    mask = np.zeros((8, 8), dtype=bool)
+    mask[1:7, 1:7] = True
+    mask[3:5, 3:5] = False
+    geom = mask_to_geometry(mask, Affine(2.0, 0.0, 0.0, 0.0, -2.0, 0.0))
+    assert isinstance(geom, Polygon) and len(geom.interiors) == 1
+    assert shapely.equals(Polygon(geom.interiors[0]), shapely.box(6, -10, 10, -6))
+    assert geom.area == (36 - 4) * 4.0
+
+
+def two_blobs() -> np.ndarray:
+    mask = np.zeros((20, 20), dtype=bool)
+    mask[2:6, 2:6] = True  # 16 px, top-left
+    mask[10:18, 10:18] = True  # 64 px, bottom-right
+    mask[0:2, 17:20] = True  # 6 px, top-right, outside every box below
+    return mask
+
+
+def test_largest_overlap_part_by_default_and_all_parts_on_request():
+    box = (1.0, 1.0, 13.0, 13.0)  # overlaps the small blob fully and the big one by 3x3 px
+    one = mask_to_geometry(two_blobs(), Affine.identity(), box_px_xyxy=box)
+    assert shapely.equals(one, shapely.box(2, 2, 6, 6))
+    both = mask_to_geometry(two_blobs(), Affine.identity(), box_px_xyxy=box, all_parts=True)
+    assert isinstance(both, MultiPolygon) and len(both.geoms) == 2
+    assert both.area == 16 + 64  # the top-right blob outside the box is dropped
+
+
+def test_without_box_the_largest_part_or_all_parts():
+    assert mask_to_geometry(two_blobs(), Affine.identity()).area == 64
+    assert mask_to_geometry(two_blobs(), Affine.identity(), all_parts=True).area == 16 + 64 + 6
+
+
+def test_parts_outside_or_only_touching_the_box_are_dropped():
+    mask = np.zeros((10, 10), dtype=bool)
+    mask[0:3, 6:10] = True
+    assert mask_to_geometry(
+        mask, Affine.identity(), box_px_xyxy=(0.0, 3.0, 6.0, 9.0)
+    ).is_empty  # touches corner
+    assert mask_to_geometry(mask, Affine.identity(), box_px_xyxy=(0, 5, 4, 9), all_parts=True).is_empty
+    assert mask_to_geometry(mask, Affine.identity(), box_px_xyxy=(5.5, 2.5, 9, 9)).area == 12
+
+
+def test_empty_mask_gives_empty_polygon():
+    geom = mask_to_geometry(np.zeros((4, 4), dtype=bool), UTM33_TRANSFORM)
+    assert isinstance(geom, Polygon) and geom.is_empty
+
+
+def test_simplify_tolerance_is_in_pixels():
+    mask = np.tril(np.ones((30, 30), dtype=bool))  # a staircase diagonal
+    transform = Affine(0.5, 0.0, 0.0, 0.0, -0.5, 0.0)
+    raw = mask_to_geometry(mask, transform)
+    simple = mask_to_geometry(mask, transform, simplify_px=1.0)
+    assert len(raw.exterior.coords) > 50
+    assert len(simple.exterior.coords) <= 6
+    assert simple.is_valid
+    assert abs(simple.area - raw.area) <= 30 * 0.25  # within half a pixel along the 30 px diagonal
+    assert raw.hausdorff_distance(simple) <= 1.0 * pixel_size(transform)
+
+
+def test_mask_must_be_2d():
+    with pytest.raises(InputError, match=r"mask must be 2-D \(height, width\), got shape \(1, 4, 4\)"):
+        mask_to_geometry(np.ones((1, 4, 4), dtype=bool), Affine.identity())
