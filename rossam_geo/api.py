@@ -1,0 +1,425 @@
+"""Python API: segment objects in a scene from prompt boxes, and get polygons in a GeoDataFrame.
+
+>>> import rossam_geo
+>>> features = rossam_geo.segment("scene.tif", "boxes.gpkg", engine="grabcut")  # doctest: +SKIP
+>>> seg = rossam_geo.Segmenter("rossam", device="cuda")  # keeps the model loaded  # doctest: +SKIP
+>>> features = seg.segment("scene.tif", boxes, boxes_crs="EPSG:4326")  # doctest: +SKIP
+
+Pixel convention for non-georeferenced frames (plain PNG/JPEG): x right (columns), y down (rows), pixel
+(col, row) covers [col, col + 1) x [row, row + 1); polygons are then in these pixel coordinates, without CRS.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from rossam_geo.engines import Engine, get_engine
+from rossam_geo.errors import CRSError, PromptError
+
+if TYPE_CHECKING:
+    import geopandas
+    import pyproj
+    from shapely.geometry.base import BaseGeometry
+
+    from rossam_geo.io import PromptSet, SceneInfo
+
+#: what ``boxes`` may be: a prompt file, a GeoDataFrame, an (N, 4) array, or prompts already read.
+Boxes = Any
+
+
+@dataclass(frozen=True)
+class MaskResult:
+    """One object segmented in an in-memory image.
+
+    Attributes:
+        mask: (H, W) bool, the object in the image's pixel frame.
+        score: the engine's score (NaN when not predicted).
+        status: "ok", "skipped" or "failed".
+        reason: why it was skipped or failed, or an engine note; "" when none.
+    """
+
+    mask: np.ndarray
+    score: float
+    status: str
+    reason: str
+
+
+@dataclass
+class SceneSegmentation:
+    """Everything one :meth:`Segmenter.segment_scene` run produced.
+
+    Attributes:
+        features: one feature per prompt, in prompt order (see ``docs/segment.md`` for the fields).
+        scene: the scene's description.
+        boxes_px_xyxy: (N, 4) the prompt boxes in scene pixels (before clipping; NaN where unusable).
+        geometries_scene: the polygons in the scene CRS (pixels when not georeferenced), in prompt order.
+        seconds: wall time of the segmentation (prompts read to features built).
+    """
+
+    features: geopandas.GeoDataFrame
+    scene: SceneInfo
+    boxes_px_xyxy: np.ndarray
+    geometries_scene: list[BaseGeometry]
+    seconds: float
+
+
+def prompts_from_geodataframe(
+    gdf: geopandas.GeoDataFrame, *, class_field: str | None = None, boxes_crs: Any = None
+) -> PromptSet:
+    """Prompts from a GeoDataFrame: each feature's envelope; class from ``class_field`` (default: the first
+    of ``class``, ``label``, ``category``, ``class_name``).
+
+    Rows without geometry keep a NaN box (reported as skipped). ``boxes_crs`` applies only when the frame
+    has no CRS.
+    """
+    import pyproj
+
+    from rossam_geo.io import CLASS_FIELD_CANDIDATES, PromptSet
+
+    geometry = gdf.geometry
+    boxes = np.full((len(gdf), 4), np.nan, dtype=np.float64)
+    if len(gdf):
+        present = ~(geometry.isna() | geometry.is_empty).to_numpy()
+        boxes[present] = geometry[present].bounds.to_numpy(dtype=np.float64)
+
+    columns = [str(c) for c in gdf.columns if c != geometry.name]
+    by_lower = {c.lower(): c for c in columns}
+    if class_field is not None:
+        class_col: str | None = class_field if class_field in columns else by_lower.get(class_field.lower())
+        if class_col is None:
+            raise PromptError(
+                f"class field {class_field!r} not found; available columns: {', '.join(columns) or '(none)'}"
+            )
+    else:
+        class_col = next((by_lower[c] for c in CLASS_FIELD_CANDIDATES if c in by_lower), None)
+    classes = (
+        [None if v is None or v != v else str(v) for v in gdf[class_col]] if class_col else [None] * len(gdf)
+    )
+    attr_cols = [c for c in columns if c != class_col]
+    attributes = gdf[attr_cols].to_dict("records") if attr_cols else [{} for _ in range(len(gdf))]
+    crs_input = gdf.crs if gdf.crs is not None else boxes_crs
+    crs = pyproj.CRS.from_user_input(crs_input) if crs_input is not None else None
+    return PromptSet(
+        ids=list(gdf.index),
+        boxes_xyxy=boxes,
+        crs=crs,
+        classes=classes,
+        attributes=attributes,
+        source="GeoDataFrame",
+    )
+
+
+def _load_prompts(
+    boxes: Boxes,
+    *,
+    scene_name: str,
+    boxes_crs: Any,
+    layer: str | None,
+    class_field: str | None,
+    pixel: bool,
+) -> PromptSet:
+    """Turn any accepted ``boxes`` value into a PromptSet."""
+    import pyproj
+
+    from rossam_geo import io
+
+    if isinstance(boxes, io.PromptSet):
+        return boxes
+    if isinstance(boxes, (str, Path)):
+        crs = None if boxes_crs is None else pyproj.CRS.from_user_input(boxes_crs).to_wkt()
+        return io.read_prompts(
+            boxes, layer=layer, crs=crs, class_field=class_field, scene_name=scene_name, pixel=pixel
+        )
+    if hasattr(boxes, "geometry") and hasattr(boxes, "crs"):
+        return prompts_from_geodataframe(boxes, class_field=class_field, boxes_crs=boxes_crs)
+    array = np.asarray(boxes, dtype=np.float64)
+    if array.ndim != 2 or array.shape[1] != 4:
+        raise PromptError(
+            f"boxes must be a prompt file, a GeoDataFrame or an (N, 4) XYXY array, got shape {array.shape}"
+        )
+    crs = None if boxes_crs is None or pixel else pyproj.CRS.from_user_input(boxes_crs)
+    return io.PromptSet(
+        ids=list(range(len(array))),
+        boxes_xyxy=array,
+        crs=crs,
+        classes=[None] * len(array),
+        attributes=[{} for _ in range(len(array))],
+        source="array",
+    )
+
+
+@contextmanager
+def _progress(enabled: bool, total: int, description: str) -> Iterator[Callable[[int], None] | None]:
+    """A rich progress bar on stderr over ``total`` boxes; yields its advance callback (None if disabled)."""
+    if not enabled:
+        yield None
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=Console(stderr=True), transient=False) as bar:
+        task = bar.add_task(description, total=total)
+        yield lambda n: bar.advance(task, n)
+
+
+class Segmenter:
+    """A segmentation engine kept loaded between calls.
+
+    Args:
+        engine: engine name (``"rossam"``, ``"sam"``, ``"hq-sam"``, ``"grabcut"``, ``"box"``) or an object
+            following the :class:`rossam_geo.engines.Engine` protocol.
+        weights: weights file or registry name for SAM-family engines (None: the engine's default).
+        device: ``"auto"``, ``"cpu"``, ``"cuda"`` or ``"mps"``.
+        **options: further engine options (for instance ``batch_size``).
+    """
+
+    def __init__(
+        self, engine: str | Engine = "rossam", weights: Any = None, device: str = "auto", **options: Any
+    ) -> None:
+        if isinstance(engine, str):
+            self.engine: Engine = get_engine(engine, weights=weights, device=device, **options)
+        else:
+            self.engine = engine
+
+    def segment_scene(
+        self,
+        scene: str | Path,
+        boxes: Boxes,
+        *,
+        crop_size: int = 512,
+        upsample: float = 2.0,
+        crop: bool = True,
+        batch_size: int | None = None,
+        bands: Sequence[int] | None = None,
+        simplify_px: float = 0.0,
+        all_parts: bool = False,
+        output_crs: Any = None,
+        boxes_crs: Any = None,
+        layer: str | None = None,
+        class_field: str | None = None,
+        pixel: bool = False,
+        progress: bool = False,
+    ) -> SceneSegmentation:
+        """Like :meth:`segment`, returning the features with the pixel boxes and scene-CRS polygons."""
+        import geopandas as gpd
+        import pyproj
+
+        from rossam_geo import io
+        from rossam_geo.pipeline.features import OUTPUT_COLUMNS, feature_rows, outcome_geometry
+        from rossam_geo.pipeline.run import ReaderSource, iter_box_masks
+
+        started = time.perf_counter()
+        created = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        with io.open_raster(scene) as reader:
+            info = reader.info
+            if output_crs is not None and info.crs is None:
+                raise CRSError(
+                    f"scene {info.name!r} has no CRS, so its polygons cannot be reprojected to "
+                    f"{output_crs!r}; drop the output CRS"
+                )
+            prompts = _load_prompts(
+                boxes,
+                scene_name=info.name,
+                boxes_crs=boxes_crs,
+                layer=layer,
+                class_field=class_field,
+                pixel=pixel,
+            )
+            from rossam_geo import geo
+
+            if prompts.crs is None:
+                boxes_px = np.asarray(prompts.boxes_xyxy, dtype=np.float64).reshape(-1, 4)
+            else:
+                boxes_px = geo.boxes_to_pixels(prompts.boxes_xyxy, prompts.crs, info)
+            stretch = reader.compute_stretch(bands) if info.dtype != "uint8" else None
+            source = ReaderSource(reader, bands=bands, stretch=stretch)
+            outcomes, geometries = [], []
+            with _progress(progress, len(boxes_px), f"segmenting {info.name}") as advance:
+                for outcome in iter_box_masks(
+                    source,
+                    boxes_px,
+                    self.engine,
+                    crop=crop,
+                    crop_size=crop_size,
+                    upsample=upsample,
+                    batch_size=batch_size,
+                    on_progress=advance,
+                ):
+                    geom = outcome_geometry(
+                        outcome, info.transform, all_parts=all_parts, simplify_px=simplify_px
+                    )
+                    if outcome.status == "ok" and geom.is_empty:
+                        outcome.status, outcome.reason = "failed", "the mask does not overlap the box"
+                    outcome.mask = None
+                    outcomes.append(outcome)
+                    geometries.append(geom)
+        rows = feature_rows(
+            outcomes,
+            geometries,
+            prompt_ids=prompts.ids,
+            classes=prompts.classes,
+            attributes=prompts.attributes,
+            scene_crs=info.crs,
+            pixel_area=abs(info.transform.determinant),
+            engine_name=self.engine.name,
+            model_name=self.engine.model_name,
+            crop_size=crop_size,
+            upsample=upsample,
+            source_name=info.name,
+            created_utc=created,
+        )
+        out_crs: pyproj.CRS | None = info.crs
+        out_geoms: list[Any] = list(geometries)
+        if output_crs is not None and info.crs is not None:
+            out_crs = pyproj.CRS.from_user_input(output_crs)
+            out_geoms = geo.reproject_geometries(geometries, info.crs, out_crs)
+        records = [row.attributes for row in rows]
+        frame = gpd.GeoDataFrame(
+            records, columns=_columns(records, OUTPUT_COLUMNS), geometry=out_geoms, crs=out_crs
+        )
+        return SceneSegmentation(frame, info, boxes_px, geometries, time.perf_counter() - started)
+
+    def segment(self, scene: str | Path, boxes: Boxes, **kwargs: Any) -> geopandas.GeoDataFrame:
+        """Segment one object per prompt box in a scene.
+
+        Args:
+            scene: raster path (GeoTIFF, COG, VRT, JPEG 2000, PNG, JPEG...).
+            boxes: prompt file (GeoPackage/GeoJSON/Shapefile/CSV/COCO), GeoDataFrame, or (N, 4) XYXY array in
+                ``boxes_crs`` (None: scene pixels).
+            **kwargs: ``crop_size`` (512 px), ``upsample`` (2), ``crop`` (True; False resizes the whole raster
+                to the model input and reads it whole), ``batch_size``, ``bands`` (1-based), ``simplify_px``,
+                ``all_parts``, ``output_crs``, ``boxes_crs``, ``layer``, ``class_field``, ``pixel`` (prompt
+                coordinates are scene pixels), ``progress`` (rich bar on stderr).
+
+        Returns:
+            A GeoDataFrame with one feature per prompt, in prompt order, in the scene CRS or ``output_crs``.
+        """
+        return self.segment_scene(scene, boxes, **kwargs).features
+
+    def segment_array(
+        self,
+        image: np.ndarray,
+        boxes_px_xyxy: np.ndarray,
+        *,
+        crop_size: int = 512,
+        upsample: float = 2.0,
+        crop: bool = True,
+        batch_size: int | None = None,
+        all_parts: bool = False,
+    ) -> list[MaskResult]:
+        """Segment one object per box in an in-memory image (no georeferencing).
+
+        Args:
+            image: (H, W, 3) or (H, W) uint8.
+            boxes_px_xyxy: (N, 4) XYXY boxes in the image's pixels (x right, y down).
+            crop_size, upsample, crop, batch_size: as for :meth:`segment`.
+            all_parts: keep every mask part overlapping the box, not only the largest overlapping one.
+
+        Returns:
+            One :class:`MaskResult` per box, in order; masks are (H, W) bool.
+        """
+        from rossam_geo.pipeline.parts import keep_box_parts
+        from rossam_geo.pipeline.run import ArraySource, iter_box_masks
+
+        source = ArraySource(image)
+        results = []
+        for outcome in iter_box_masks(
+            source,
+            np.asarray(boxes_px_xyxy, dtype=np.float64).reshape(-1, 4),
+            self.engine,
+            crop=crop,
+            crop_size=crop_size,
+            upsample=upsample,
+            batch_size=batch_size,
+        ):
+            full = np.zeros((source.height, source.width), bool)
+            if outcome.mask is not None and outcome.plan is not None:
+                plan = outcome.plan
+                r0, c0 = plan.row_off, plan.col_off
+                r1, c1 = min(r0 + plan.height, source.height), min(c0 + plan.width, source.width)
+                full[r0:r1, c0:c1] = outcome.mask[: r1 - r0, : c1 - c0]
+                full = keep_box_parts(full, outcome.box_px_xyxy, all_parts=all_parts)
+            results.append(MaskResult(full, outcome.score, outcome.status, outcome.reason))
+        return results
+
+
+def _columns(records: list[dict[str, Any]], first: Sequence[str]) -> list[str]:
+    """Our columns first, then carried-over attributes in order of first appearance."""
+    names = list(first)
+    seen = set(names)
+    for record in records:
+        for key in record:
+            if key not in seen:
+                names.append(key)
+                seen.add(key)
+    return names
+
+
+def segment(
+    scene: str | Path,
+    boxes: Boxes,
+    *,
+    engine: str | Engine = "rossam",
+    weights: Any = None,
+    device: str = "auto",
+    crop_size: int = 512,
+    upsample: float = 2.0,
+    batch_size: int | None = None,
+    bands: Sequence[int] | None = None,
+    simplify_px: float = 0.0,
+    all_parts: bool = False,
+    output_crs: Any = None,
+    boxes_crs: Any = None,
+    layer: str | None = None,
+    class_field: str | None = None,
+    progress: bool = False,
+    crop: bool = True,
+    pixel: bool = False,
+    **engine_options: Any,
+) -> geopandas.GeoDataFrame:
+    """Segment one object per prompt box in a scene and return polygons (see :meth:`Segmenter.segment`).
+
+    Loads the engine for this call only; use :class:`Segmenter` to keep a model loaded. ``engine_options``
+    go to the engine's factory (for instance ``mode`` of the rossam engine).
+    """
+    if isinstance(engine, str):
+        engine = get_engine(engine, weights=weights, device=device, batch_size=batch_size, **engine_options)
+    segmenter = Segmenter(engine)
+    return segmenter.segment(
+        scene,
+        boxes,
+        crop_size=crop_size,
+        upsample=upsample,
+        crop=crop,
+        batch_size=batch_size,
+        bands=bands,
+        simplify_px=simplify_px,
+        all_parts=all_parts,
+        output_crs=output_crs,
+        boxes_crs=boxes_crs,
+        layer=layer,
+        class_field=class_field,
+        pixel=pixel,
+        progress=progress,
+    )
+
+
+def segment_array(
+    image: np.ndarray, boxes_px_xyxy: np.ndarray, engine: str | Engine = "rossam", **kwargs: Any
+) -> list[MaskResult]:
+    """Segment one object per box in an in-memory image; ``kwargs`` go to :class:`Segmenter` (weights,
+    device, batch_size) and :meth:`Segmenter.segment_array` (crop_size, upsample, crop, all_parts)."""
+    call_keys = {"crop_size", "upsample", "crop", "all_parts"}
+    call_kwargs = {k: v for k, v in kwargs.items() if k in call_keys}
+    engine_kwargs = {k: v for k, v in kwargs.items() if k not in call_keys}
+    segmenter = Segmenter(engine, **engine_kwargs)
+    return segmenter.segment_array(image, boxes_px_xyxy, batch_size=kwargs.get("batch_size"), **call_kwargs)

@@ -1,0 +1,287 @@
+"""Run an engine over boxes: validate, plan, read windows, batch, predict, paste back.
+
+The loop sees only arrays: a :class:`WindowSource` gives windows of RGB pixels, the engine sees model inputs,
+and each box comes back as a boolean mask over its window (raster pixel frame). Nothing here knows CRSs.
+A box that cannot be segmented never stops the run: it yields a :class:`BoxOutcome` with status
+``"skipped"`` (bad or outside box) or ``"failed"`` (read or engine error, empty mask) and a reason.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol
+
+import numpy as np
+
+from rossam_geo.engines.base import Engine
+from rossam_geo.errors import EngineError, InputError
+from rossam_geo.pipeline.plan import CropPlan, check_settings, plan_crop, plan_whole
+from rossam_geo.pipeline.resample import logits_to_window_mask, window_to_model_input
+
+Status = Literal["ok", "skipped", "failed"]
+
+#: largest raster (pixels) that whole-raster mode (crop=False) reads into memory.
+MAX_WHOLE_RASTER_PX = 50_000_000
+
+
+class WindowSource(Protocol):
+    """Gives boundless RGB windows of one raster.
+
+    Attributes:
+        width, height: raster size in pixels.
+    """
+
+    width: int
+    height: int
+
+    def read_window(
+        self, col_off: int, row_off: int, width: int, height: int
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(rgb (height, width, 3) uint8, valid (height, width) bool); outside the raster: 0 and False."""
+        ...
+
+
+class ReaderSource:
+    """A :class:`WindowSource` over a :class:`rossam_geo.io.RasterReader`, with fixed bands and stretch."""
+
+    def __init__(self, reader: Any, bands: Sequence[int] | None = None, stretch: Any = None) -> None:
+        self.reader = reader
+        self.bands = list(bands) if bands is not None else None
+        self.stretch = stretch
+        self.width = int(reader.info.width)
+        self.height = int(reader.info.height)
+
+    def read_window(
+        self, col_off: int, row_off: int, width: int, height: int
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Read through the reader's boundless ``read_window_rgb``."""
+        rgb, valid = self.reader.read_window_rgb(
+            col_off, row_off, width, height, bands=self.bands, stretch=self.stretch
+        )
+        return rgb, valid
+
+
+class ArraySource:
+    """A :class:`WindowSource` over an in-memory image.
+
+    Args:
+        image: (H, W, 3) or (H, W) uint8 array; a single band is replicated to RGB.
+    """
+
+    def __init__(self, image: np.ndarray) -> None:
+        image = np.asarray(image)
+        if image.dtype != np.uint8:
+            raise TypeError(f"image must be uint8, got {image.dtype}; convert or stretch it first")
+        if image.ndim == 2:
+            image = np.repeat(image[:, :, None], 3, axis=2)
+        if image.ndim != 3 or image.shape[2] != 3:
+            raise ValueError(f"image must have shape (H, W, 3) or (H, W), got {image.shape}")
+        self.image = image
+        self.height, self.width = image.shape[:2]
+
+    def read_window(
+        self, col_off: int, row_off: int, width: int, height: int
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Copy the window, padding with 0 (invalid) beyond the image."""
+        rgb = np.zeros((height, width, 3), np.uint8)
+        valid = np.zeros((height, width), bool)
+        c0, r0 = max(col_off, 0), max(row_off, 0)
+        c1, r1 = min(col_off + width, self.width), min(row_off + height, self.height)
+        if c1 > c0 and r1 > r0:
+            rgb[r0 - row_off : r1 - row_off, c0 - col_off : c1 - col_off] = self.image[r0:r1, c0:c1]
+            valid[r0 - row_off : r1 - row_off, c0 - col_off : c1 - col_off] = True
+        return rgb, valid
+
+
+@dataclass
+class BoxOutcome:
+    """The result of one box, in raster pixels.
+
+    Attributes:
+        index: position of the box in the input.
+        box_px_xyxy: (4,) the box clipped to the raster (NaN when it could not be read).
+        status: "ok", "skipped" or "failed".
+        reason: why it was skipped or failed, or a note from the engine; "" when none.
+        plan: the window of the box (None when skipped).
+        mask: (plan.height, plan.width) bool object mask over the window (None unless status is "ok").
+        score: the engine's score (NaN unless predicted).
+    """
+
+    index: int
+    box_px_xyxy: np.ndarray
+    status: Status
+    reason: str = ""
+    plan: CropPlan | None = None
+    mask: np.ndarray | None = None
+    score: float = float("nan")
+
+
+def check_box(box_px_xyxy: np.ndarray, raster_width: int, raster_height: int) -> tuple[np.ndarray, str]:
+    """Validate a pixel box and clip it to the raster.
+
+    Returns:
+        (the clipped (4,) box, "" when usable or the reason to skip it).
+    """
+    box = np.asarray(box_px_xyxy, dtype=np.float64).reshape(4)
+    if not np.isfinite(box).all():
+        return box, "box has no geometry or non-finite coordinates"
+    x0, y0, x1, y1 = box
+    if x1 <= x0 or y1 <= y0:
+        return box, f"box is empty or inverted: ({x0:g}, {y0:g}, {x1:g}, {y1:g}) px"
+    clipped = np.array([max(x0, 0.0), max(y0, 0.0), min(x1, raster_width), min(y1, raster_height)])
+    if clipped[2] <= clipped[0] or clipped[3] <= clipped[1]:
+        return box, f"box is outside the raster ({raster_width}x{raster_height} px)"
+    return clipped, ""
+
+
+def _predict(
+    engine: Engine, images: np.ndarray, boxes: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """One engine call, checked: (logits (B, H, W), scores (B,), notes)."""
+    prediction = engine.predict(images, boxes)
+    logits = np.asarray(prediction.mask_logits)
+    scores = np.asarray(prediction.scores, dtype=np.float64).reshape(-1)
+    if logits.shape != images.shape[:3] or scores.shape != (len(images),):
+        raise EngineError(
+            f"engine {engine.name!r} returned logits {logits.shape} and scores {scores.shape} "
+            f"for {len(images)} images of {images.shape[1:3]}"
+        )
+    notes = list(getattr(prediction, "notes", ()) or ())
+    notes += [""] * (len(images) - len(notes))
+    return logits, scores, [n or "" for n in notes]
+
+
+def _predict_group(
+    engine: Engine, images: np.ndarray, boxes: np.ndarray
+) -> list[tuple[np.ndarray, float, str] | Exception]:
+    """Predict a same-shape group; after a failure, retry one by one so one bad box fails alone."""
+    try:
+        logits, scores, notes = _predict(engine, images, boxes)
+        return [(logits[i], float(scores[i]), notes[i]) for i in range(len(images))]
+    except Exception as exc:  # noqa: BLE001 - any engine error becomes a per-box failure
+        if len(images) == 1:
+            return [exc]
+    results: list[tuple[np.ndarray, float, str] | Exception] = []
+    for i in range(len(images)):
+        results.extend(_predict_group(engine, images[i : i + 1], boxes[i : i + 1]))
+    return results
+
+
+def iter_box_masks(
+    source: WindowSource,
+    boxes_px_xyxy: np.ndarray,
+    engine: Engine,
+    *,
+    crop: bool = True,
+    crop_size: int = 512,
+    upsample: float = 2.0,
+    batch_size: int | None = None,
+    on_progress: Callable[[int], None] | None = None,
+) -> Iterator[BoxOutcome]:
+    """Segment each box, one object per engine input, and yield the outcomes in input order.
+
+    Args:
+        source: the raster's windows.
+        boxes_px_xyxy: (N, 4) XYXY boxes in raster pixels; NaN rows are skipped and reported.
+        engine: the engine; its ``input_size_px`` decides the resampling.
+        crop: True: one window per box (the ROS-SAM pipeline); False: the whole raster resized to the model
+            input for every box (reads the whole raster into memory).
+        crop_size: largest window side for boxes that fit (pixels).
+        upsample: raster-to-model sampling rate, bicubic (never exceeded).
+        batch_size: boxes per ``engine.predict`` call; default ``engine.max_batch``.
+        on_progress: called with the number of boxes finished since the last call.
+
+    Yields:
+        One :class:`BoxOutcome` per box, in input order; masks are released by the caller.
+    """
+    check_settings(crop_size, upsample)
+    boxes = np.asarray(boxes_px_xyxy, dtype=np.float64).reshape(-1, 4)
+    batch = int(batch_size or engine.max_batch or 1)
+    if batch < 1:
+        raise ValueError(f"batch_size must be at least 1, got {batch_size!r}")
+    whole_plan = whole_window = None
+    if not crop:
+        if source.width * source.height > MAX_WHOLE_RASTER_PX:
+            raise InputError(
+                f"the raster is {source.width}x{source.height} px, too large to segment as a whole "
+                f"(limit {MAX_WHOLE_RASTER_PX:,} px); use crop mode (drop --no-crop)"
+            )
+        whole_plan = plan_whole(source.width, source.height, engine.input_size_px)
+
+    pending: list[BoxOutcome] = []
+    for index, raw in enumerate(boxes):
+        clipped, reason = check_box(raw, source.width, source.height)
+        if reason:
+            pending.append(BoxOutcome(index, clipped, "skipped", reason))
+        else:
+            plan = whole_plan or plan_crop(
+                clipped,
+                source.width,
+                source.height,
+                crop_size=crop_size,
+                upsample=upsample,
+                input_size_px=engine.input_size_px,
+            )
+            pending.append(BoxOutcome(index, clipped, "ok", plan=plan))
+        ready = [o for o in pending if o.status == "ok"]
+        if len(ready) >= batch or index == len(boxes) - 1:
+            if ready:
+                if whole_plan is not None and whole_window is None:
+                    whole_window = source.read_window(0, 0, source.width, source.height)
+                _run_batch(source, engine, ready, whole_window)
+            if on_progress is not None:
+                on_progress(len(pending))
+            yield from pending
+            pending = []
+
+
+def _run_batch(
+    source: WindowSource,
+    engine: Engine,
+    outcomes: list[BoxOutcome],
+    whole_window: tuple[np.ndarray, np.ndarray] | None,
+) -> None:
+    """Read, predict and paste back a batch of planned boxes, updating the outcomes in place."""
+    inputs: list[tuple[BoxOutcome, np.ndarray, np.ndarray, np.ndarray]] = []
+    model_input_whole: np.ndarray | None = None
+    for outcome in outcomes:
+        plan = outcome.plan
+        assert plan is not None  # set for every "ok" outcome by iter_box_masks
+        try:
+            if whole_window is not None:
+                rgb, valid = whole_window
+                if model_input_whole is None:
+                    model_input_whole = window_to_model_input(rgb, plan)
+                model_input = model_input_whole
+            else:
+                rgb, valid = source.read_window(plan.col_off, plan.row_off, plan.width, plan.height)
+                model_input = window_to_model_input(rgb, plan)
+        except Exception as exc:  # noqa: BLE001 - a failed read fails this box only
+            outcome.status, outcome.reason = "failed", f"window could not be read: {exc}"
+            continue
+        inputs.append((outcome, model_input, valid, plan.box_to_model(outcome.box_px_xyxy)))
+
+    # Native-resolution engines may get windows of different sizes: one call per shape.
+    shapes = sorted({item[1].shape for item in inputs})
+    for shape in shapes:
+        group = [item for item in inputs if item[1].shape == shape]
+        images = np.stack([item[1] for item in group])
+        model_boxes = np.stack([item[3] for item in group])
+        for (outcome, _, valid, _), result in zip(
+            group, _predict_group(engine, images, model_boxes), strict=True
+        ):
+            if isinstance(result, Exception):
+                outcome.status = "failed"
+                outcome.reason = f"engine error: {type(result).__name__}: {result}"
+                continue
+            logits, score, note = result
+            assert outcome.plan is not None
+            mask = logits_to_window_mask(logits, outcome.plan, valid)
+            outcome.score = score
+            outcome.reason = note
+            if not mask.any():
+                outcome.status = "failed"
+                outcome.reason = "; ".join(r for r in (note, "empty mask") if r)
+            else:
+                outcome.mask = mask
