@@ -1,0 +1,360 @@
+"""The plugin's side of the backend: starts ``rossam-geo serve`` with QProcess and talks JSON-RPC 2.0.
+
+The backend runs in the user's own Python environment (where torch and rossam_geo are installed); QGIS's
+Python never imports either. A crashed backend fails the requests in flight with a :class:`BackendError`
+and is started again on the next request.
+
+Threads: the QProcess belongs to the thread that created the client (the GUI thread). Requests may be
+made from any thread (e.g. a QgsTask): writes are queued to the owner thread, and callers wait on an event.
+In the owner thread, :meth:`BackendClient.wait` pumps the process directly, so processing algorithms run
+from the Python console do not dead-lock.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from qgis.core import Qgis, QgsMessageLog
+from qgis.PyQt.QtCore import QCoreApplication, QObject, QProcess, Qt, QThread, pyqtSignal
+
+LOG_TAG = "ROS-SAM"
+
+#: JSON-RPC error code of a cancelled request (see docs/qgis.md).
+CANCELLED = -32003
+
+ProgressCallback = Callable[[int, int], None]
+
+
+class BackendError(Exception):
+    """A request failed: the backend answered with an error, could not start, or stopped.
+
+    Attributes:
+        message: text for the message bar.
+        code: the JSON-RPC error code, or None when the backend did not answer.
+    """
+
+    def __init__(self, message: str, code: int | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code
+
+    @property
+    def cancelled(self) -> bool:
+        """True when the request was cancelled."""
+        return self.code == CANCELLED
+
+
+class PendingCall:
+    """A request sent to the backend and its eventual outcome (filled in by the owner thread)."""
+
+    def __init__(
+        self, request_id: int, method: str, params: dict[str, Any], on_progress: ProgressCallback | None
+    ) -> None:
+        self.id = request_id
+        self.method = method
+        self.params = params
+        self.on_progress = on_progress
+        self.result: Any = None
+        self.error: BackendError | None = None
+        self._event = threading.Event()
+
+    @property
+    def done(self) -> bool:
+        return self._event.is_set()
+
+    def resolve(self, result: Any) -> None:
+        self.result = result
+        self._event.set()
+
+    def fail(self, error: BackendError) -> None:
+        self.error = error
+        self._event.set()
+
+    def wait_event(self, timeout_s: float) -> bool:
+        return self._event.wait(timeout_s)
+
+
+class BackendClient(QObject):
+    """JSON-RPC client of one backend process, started on first use.
+
+    Args:
+        command: returns (program, arguments) to start the backend; read at every (re)start so that
+            changed settings apply.
+        parent: Qt parent.
+
+    Signals:
+        stateChanged(str, str): new state ("stopped", "starting", "ready", "busy", "crashed", "failed")
+            and a one-line detail for the status indicator.
+        crashed(str): the backend stopped unexpectedly; the message says so and that it restarts.
+    """
+
+    stateChanged = pyqtSignal(str, str)
+    crashed = pyqtSignal(str)
+    _sendRequested = pyqtSignal(object)
+
+    def __init__(self, command: Callable[[], tuple[str, list[str]]], parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._command = command
+        self._process: QProcess | None = None
+        self._buffer = bytearray()
+        self._stderr_buffer = bytearray()
+        self._pending: dict[int, PendingCall] = {}
+        self._lock = threading.Lock()
+        self._ids = itertools.count(1)
+        self._stopping = False
+        self.state = "stopped"
+        self.starts = 0
+        self._sendRequested.connect(self._send_now, Qt.QueuedConnection)
+
+    # ------------------------------------------------------------------------------------------ requests
+    def request(
+        self,
+        method: str,
+        params: dict[str, Any] | None = None,
+        on_progress: ProgressCallback | None = None,
+    ) -> PendingCall:
+        """Send a request (from any thread) and return at once."""
+        call = PendingCall(next(self._ids), method, params or {}, on_progress)
+        with self._lock:
+            self._pending[call.id] = call
+        if self._in_owner_thread():
+            self._send_now(call)
+        else:
+            self._sendRequested.emit(call)
+        return call
+
+    def call(
+        self,
+        method: str,
+        params: dict[str, Any] | None = None,
+        *,
+        on_progress: ProgressCallback | None = None,
+        is_cancelled: Callable[[], bool] | None = None,
+        timeout_s: float | None = None,
+    ) -> Any:
+        """Send a request and wait for its result (from any thread).
+
+        Raises:
+            BackendError: the backend answered with an error (``code`` set), could not start or stopped.
+        """
+        return self.wait(
+            self.request(method, params, on_progress), is_cancelled=is_cancelled, timeout_s=timeout_s
+        )
+
+    def wait(
+        self,
+        call: PendingCall,
+        *,
+        is_cancelled: Callable[[], bool] | None = None,
+        timeout_s: float | None = None,
+    ) -> Any:
+        """Wait for ``call``; sends ``cancel`` once when ``is_cancelled()`` turns true."""
+        deadline = None if timeout_s is None else time.monotonic() + timeout_s
+        cancel_sent = False
+        while not call.done:
+            if is_cancelled is not None and not cancel_sent and is_cancelled():
+                self.cancel(call)
+                cancel_sent = True
+            if deadline is not None and time.monotonic() > deadline:
+                with self._lock:
+                    self._pending.pop(call.id, None)
+                raise BackendError(
+                    f"the ROS-SAM backend did not answer {call.method!r} within {timeout_s:g} s"
+                )
+            if self._in_owner_thread():
+                process = self._process
+                if process is not None and process.state() != QProcess.NotRunning:
+                    process.waitForReadyRead(50)
+                else:
+                    QCoreApplication.processEvents()
+                    call.wait_event(0.01)
+            else:
+                call.wait_event(0.05)
+        if call.error is not None:
+            raise call.error
+        return call.result
+
+    def cancel(self, call: PendingCall) -> None:
+        """Ask the backend to cancel ``call`` (its answer then is a ``cancelled`` error)."""
+        if not call.done:
+            self.request("cancel", {"id": call.id})
+
+    # --------------------------------------------------------------------------------------------- process
+    def pid(self) -> int | None:
+        """Process id of the running backend, or None."""
+        process = self._process
+        if process is None or process.state() == QProcess.NotRunning:
+            return None
+        return int(process.processId())
+
+    def stop(self, timeout_ms: int = 3000) -> None:
+        """Shut the backend down (``shutdown`` request, then kill after ``timeout_ms``)."""
+        process = self._process
+        if process is None:
+            return
+        self._stopping = True
+        try:
+            if process.state() == QProcess.Running:
+                process.write(b'{"jsonrpc":"2.0","method":"shutdown"}\n')
+                process.closeWriteChannel()
+                if not process.waitForFinished(timeout_ms):
+                    process.kill()
+                    process.waitForFinished(timeout_ms)
+        finally:
+            self._fail_all(BackendError("the ROS-SAM backend was stopped"))
+            self._drop_process()
+            self._stopping = False
+            self._set_state("stopped", "backend stopped")
+
+    def _in_owner_thread(self) -> bool:
+        return QThread.currentThread() == self.thread()
+
+    def _send_now(self, call: PendingCall) -> None:
+        if call.done:
+            return
+        if not self._ensure_started():
+            return
+        message = {"jsonrpc": "2.0", "id": call.id, "method": call.method, "params": call.params}
+        data = json.dumps(message, separators=(",", ":")).encode("utf-8") + b"\n"
+        if self._process is None or self._process.write(data) != len(data):
+            self._fail(
+                call, BackendError("could not write to the ROS-SAM backend; it restarts on the next request")
+            )
+            return
+        if call.method == "segment":
+            self._set_state("busy", "segmenting")
+
+    def _ensure_started(self) -> bool:
+        if self._process is not None and self._process.state() == QProcess.Running:
+            return True
+        self._drop_process()
+        program, arguments = self._command()
+        process = QProcess(self)
+        process.setProgram(program)
+        process.setArguments(arguments)
+        process.readyReadStandardOutput.connect(self._on_stdout)
+        process.readyReadStandardError.connect(self._on_stderr)
+        process.finished.connect(self._on_finished)
+        self._process = process
+        self._buffer.clear()
+        self._set_state("starting", f"starting {program}")
+        process.start()
+        if not process.waitForStarted(15000):
+            reason = process.errorString()
+            self._drop_process()
+            message = (
+                f"cannot start the ROS-SAM backend {program!r} ({reason}); set the backend program in the "
+                "ROS-SAM settings (the rossam-geo executable or a Python with rossam_geo installed)"
+            )
+            self._fail_all(BackendError(message))
+            self._set_state("failed", message)
+            return False
+        self.starts += 1
+        QgsMessageLog.logMessage(f"started backend: {program} {' '.join(arguments)}", LOG_TAG, Qgis.Info)
+        self._set_state("ready", f"backend running (pid {process.processId()})")
+        return True
+
+    def _drop_process(self) -> None:
+        process, self._process = self._process, None
+        if process is not None:
+            for signal in (process.readyReadStandardOutput, process.readyReadStandardError, process.finished):
+                try:
+                    signal.disconnect()
+                except TypeError:
+                    pass
+            if process.state() != QProcess.NotRunning:
+                process.kill()
+                process.waitForFinished(3000)
+            process.deleteLater()
+
+    # --------------------------------------------------------------------------------------------- reading
+    def _on_stdout(self) -> None:
+        process = self._process
+        if process is None:
+            return
+        self._buffer += bytes(process.readAllStandardOutput())
+        while True:
+            end = self._buffer.find(b"\n")
+            if end < 0:
+                break
+            line = bytes(self._buffer[:end])
+            del self._buffer[: end + 1]
+            if line.strip():
+                self._dispatch(line)
+
+    def _dispatch(self, line: bytes) -> None:
+        try:
+            message = json.loads(line.decode("utf-8"))
+        except ValueError:
+            QgsMessageLog.logMessage(f"unexpected backend output: {line[:200]!r}", LOG_TAG, Qgis.Warning)
+            return
+        if not isinstance(message, dict):
+            return
+        if message.get("method") == "progress":
+            params = message.get("params") or {}
+            with self._lock:
+                call = self._pending.get(params.get("id"))
+            if call is not None and call.on_progress is not None:
+                call.on_progress(int(params.get("done", 0)), int(params.get("total", 0)))
+            return
+        with self._lock:
+            call = self._pending.pop(message.get("id"), None)
+        if call is None:
+            if message.get("id") is None and "error" in message:
+                QgsMessageLog.logMessage(f"backend error: {message['error']}", LOG_TAG, Qgis.Warning)
+            return
+        if "error" in message:
+            error = message["error"] or {}
+            call.fail(BackendError(str(error.get("message", "unknown backend error")), error.get("code")))
+        else:
+            call.resolve(message.get("result"))
+        if call.method == "segment" and self.state == "busy":
+            self._set_state("ready", "backend running")
+
+    def _on_stderr(self) -> None:
+        process = self._process
+        if process is None:
+            return
+        self._stderr_buffer += bytes(process.readAllStandardError())
+        *lines, rest = bytes(self._stderr_buffer).split(b"\n")
+        self._stderr_buffer = bytearray(rest)
+        for line in lines:
+            text = line.decode("utf-8", "replace").rstrip()
+            if text:
+                level = Qgis.Warning if ("ERROR" in text or "Traceback" in text) else Qgis.Info
+                QgsMessageLog.logMessage(text, LOG_TAG, level)
+
+    def _on_finished(self, exit_code: int, exit_status: QProcess.ExitStatus) -> None:
+        if self._stopping:
+            return
+        self._on_stdout()
+        message = (
+            f"the ROS-SAM backend stopped unexpectedly (exit code {exit_code}"
+            f"{', crashed' if exit_status == QProcess.CrashExit else ''}); it restarts on the next request. "
+            "See the ROS-SAM log for details."
+        )
+        QgsMessageLog.logMessage(message, LOG_TAG, Qgis.Critical)
+        self._fail_all(BackendError(message))
+        self._drop_process()
+        self._set_state("crashed", message)
+        self.crashed.emit(message)
+
+    def _fail(self, call: PendingCall, error: BackendError) -> None:
+        with self._lock:
+            self._pending.pop(call.id, None)
+        call.fail(error)
+
+    def _fail_all(self, error: BackendError) -> None:
+        with self._lock:
+            calls, self._pending = list(self._pending.values()), {}
+        for call in calls:
+            call.fail(error)
+
+    def _set_state(self, state: str, detail: str) -> None:
+        self.state = state
+        self.stateChanged.emit(state, detail)

@@ -1,0 +1,84 @@
+"""The "Box to polygon" map tool: drag a box on the canvas; a polygon of the object inside appears."""
+
+from __future__ import annotations
+
+from qgis.core import QgsPointXY, QgsRectangle, QgsWkbTypes
+from qgis.gui import QgsMapCanvas, QgsMapMouseEvent, QgsMapTool, QgsRubberBand
+from qgis.PyQt.QtCore import Qt, pyqtSignal
+from qgis.PyQt.QtGui import QColor
+
+#: Drags shorter than this many screen pixels (either side) are taken as clicks and ignored.
+MIN_DRAG_PX = 3
+
+
+class BoxMapTool(QgsMapTool):
+    """Draws a rectangle with a rubber band while dragging and emits it, in canvas CRS, on release.
+
+    Signals:
+        boxDrawn(QgsRectangle): the box in the canvas's map coordinates (its destination CRS).
+    """
+
+    boxDrawn = pyqtSignal(QgsRectangle)
+
+    def __init__(self, canvas: QgsMapCanvas) -> None:
+        super().__init__(canvas)
+        self._start: QgsPointXY | None = None
+        self._start_px = None
+        self._band = QgsRubberBand(canvas, QgsWkbTypes.PolygonGeometry)
+        self._band.setColor(QColor(255, 140, 0, 60))
+        self._band.setStrokeColor(QColor(255, 140, 0))
+        self._band.setWidth(2)
+        self.setCursor(Qt.CrossCursor)
+
+    def canvasPressEvent(self, event: QgsMapMouseEvent) -> None:  # noqa: N802 - Qt API
+        if event.button() != Qt.LeftButton:
+            return
+        self._start = self.toMapCoordinates(event.pos())
+        self._start_px = event.pos()
+        self._band.reset(QgsWkbTypes.PolygonGeometry)
+
+    def canvasMoveEvent(self, event: QgsMapMouseEvent) -> None:  # noqa: N802 - Qt API
+        if self._start is None:
+            return
+        self._show(QgsRectangle(self._start, self.toMapCoordinates(event.pos())))
+
+    def canvasReleaseEvent(self, event: QgsMapMouseEvent) -> None:  # noqa: N802 - Qt API
+        if self._start is None or event.button() != Qt.LeftButton:
+            return
+        start, start_px = self._start, self._start_px
+        self._start = None
+        self._band.reset(QgsWkbTypes.PolygonGeometry)
+        moved = event.pos() - start_px
+        if abs(moved.x()) < MIN_DRAG_PX or abs(moved.y()) < MIN_DRAG_PX:
+            return
+        rect = QgsRectangle(start, self.toMapCoordinates(event.pos()))
+        rect.normalize()
+        self.boxDrawn.emit(rect)
+
+    def keyPressEvent(self, event) -> None:  # noqa: ANN001, N802 - Qt API
+        if event.key() == Qt.Key_Escape:
+            self._start = None
+            self._band.reset(QgsWkbTypes.PolygonGeometry)
+
+    def deactivate(self) -> None:
+        self._start = None
+        self._band.reset(QgsWkbTypes.PolygonGeometry)
+        super().deactivate()
+
+    def clean_up(self) -> None:
+        """Remove the rubber band from the canvas (call before deleting the tool)."""
+        self._band.reset(QgsWkbTypes.PolygonGeometry)
+        scene = self.canvas().scene()
+        if scene is not None:
+            scene.removeItem(self._band)
+
+    def _show(self, rect: QgsRectangle) -> None:
+        self._band.reset(QgsWkbTypes.PolygonGeometry)
+        corners = [
+            QgsPointXY(rect.xMinimum(), rect.yMinimum()),
+            QgsPointXY(rect.xMaximum(), rect.yMinimum()),
+            QgsPointXY(rect.xMaximum(), rect.yMaximum()),
+            QgsPointXY(rect.xMinimum(), rect.yMaximum()),
+        ]
+        for i, corner in enumerate(corners):
+            self._band.addPoint(corner, i == len(corners) - 1)

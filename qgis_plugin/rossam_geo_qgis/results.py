@@ -1,0 +1,168 @@
+"""Turning backend results (GeoJSON FeatureCollections) into QGIS features and the output layer."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from qgis.core import (
+    QgsCoordinateReferenceSystem,
+    QgsCoordinateTransform,
+    QgsFeature,
+    QgsField,
+    QgsFields,
+    QgsGeometry,
+    QgsProject,
+    QgsVectorLayer,
+    QgsWkbTypes,
+)
+from qgis.PyQt.QtCore import QVariant
+
+from .geojson import crs_string, flip_geometry_y, geometry_to_wkt
+
+OUTPUT_LAYER_NAME = "ROS-SAM objects"
+
+#: The backend's output attributes and their QGIS field types (same as the CLI's GeoPackage).
+RESULT_FIELDS: tuple[tuple[str, QVariant.Type], ...] = (
+    ("prompt_id", QVariant.String),
+    ("class", QVariant.String),
+    ("score", QVariant.Double),
+    ("area", QVariant.Double),
+    ("area_unit", QVariant.String),
+    ("engine", QVariant.String),
+    ("model", QVariant.String),
+    ("crop_size", QVariant.Int),
+    ("upsample", QVariant.Double),
+    ("source", QVariant.String),
+    ("created", QVariant.String),
+    ("status", QVariant.String),
+    ("reason", QVariant.String),
+)
+
+
+def result_fields() -> QgsFields:
+    """QgsFields of the output attributes."""
+    out = QgsFields()
+    for name, kind in RESULT_FIELDS:
+        out.append(QgsField(name, kind))
+    return out
+
+
+def result_crs(
+    collection: dict[str, Any], fallback: QgsCoordinateReferenceSystem
+) -> QgsCoordinateReferenceSystem:
+    """The CRS of a result collection (``fallback`` when the raster is a plain image in pixels)."""
+    text = crs_string(collection.get("crs"))
+    if text is None:
+        return fallback
+    crs = QgsCoordinateReferenceSystem(text)
+    if not crs.isValid():
+        crs = QgsCoordinateReferenceSystem.fromWkt(text)
+    return crs if crs.isValid() else fallback
+
+
+def to_features(
+    collection: dict[str, Any],
+    fields: QgsFields,
+    *,
+    source_crs: QgsCoordinateReferenceSystem,
+    target_crs: QgsCoordinateReferenceSystem,
+    pixel_frame: bool,
+    include_empty: bool,
+    extra: list[dict[str, Any]] | None = None,
+) -> list[QgsFeature]:
+    """QgsFeatures of a result collection, in ``target_crs``, multi-polygons.
+
+    Args:
+        collection: the backend's FeatureCollection.
+        fields: fields of the target layer or sink; result attributes are set where a field has their name.
+        source_crs: CRS of the collection's coordinates.
+        target_crs: CRS of the target layer.
+        pixel_frame: the raster is a plain image: coordinates are pixels, y down, and are flipped to the
+            QGIS frame (y up) of such images.
+        include_empty: keep features of skipped/failed boxes (with a null geometry).
+        extra: per-feature attribute values to add (by field name), in result order.
+    """
+    transform = None
+    if not pixel_frame and source_crs.isValid() and target_crs.isValid() and source_crs != target_crs:
+        transform = QgsCoordinateTransform(source_crs, target_crs, QgsProject.instance())
+    features = []
+    for index, item in enumerate(collection.get("features", [])):
+        geometry = item.get("geometry")
+        if geometry is None and not include_empty:
+            continue
+        feature = QgsFeature(fields)
+        if geometry is not None:
+            if pixel_frame:
+                geometry = flip_geometry_y(geometry)
+            qgs_geometry = QgsGeometry.fromWkt(geometry_to_wkt(geometry))
+            qgs_geometry.convertToMultiType()
+            if transform is not None:
+                qgs_geometry.transform(transform)
+            feature.setGeometry(qgs_geometry)
+        values = dict(item.get("properties") or {})
+        if extra is not None and index < len(extra):
+            values.update(extra[index])
+        for name, value in values.items():
+            position = fields.indexFromName(name)
+            if position >= 0:
+                feature.setAttribute(position, None if value is None else _cast(value, fields.at(position)))
+        features.append(feature)
+    return features
+
+
+def _cast(value: Any, field: QgsField) -> Any:
+    if field.type() == QVariant.String:
+        return str(value)
+    return value
+
+
+def find_or_create_output_layer(layer_id: str, crs: QgsCoordinateReferenceSystem) -> QgsVectorLayer:
+    """The chosen output layer (by id), else the project's "ROS-SAM objects" memory layer, made if absent."""
+    project = QgsProject.instance()
+    layer = project.mapLayer(layer_id) if layer_id else None
+    if isinstance(layer, QgsVectorLayer) and layer.geometryType() == QgsWkbTypes.PolygonGeometry:
+        return layer
+    for candidate in project.mapLayersByName(OUTPUT_LAYER_NAME):
+        if isinstance(candidate, QgsVectorLayer) and candidate.providerType() == "memory":
+            return candidate
+    uri = "MultiPolygon"
+    if crs.isValid():
+        uri += f"?crs={crs.authid()}" if crs.authid() else ""
+    layer = QgsVectorLayer(uri, OUTPUT_LAYER_NAME, "memory")
+    if crs.isValid():
+        layer.setCrs(crs)
+    layer.dataProvider().addAttributes(list(result_fields()))
+    layer.updateFields()
+    project.addMapLayer(layer)
+    return layer
+
+
+def add_as_edit(layer: QgsVectorLayer, features: list[QgsFeature], text: str = "ROS-SAM object") -> int:
+    """Add features to ``layer`` as one undoable edit command (the layer is put in edit mode if needed).
+
+    Attributes are matched to the layer's fields by name. Returns the number of features added.
+    """
+    if not features:
+        return 0
+    if not layer.isEditable():
+        layer.startEditing()
+    layer_fields = layer.fields()
+    converted = []
+    for feature in features:
+        target = QgsFeature(layer_fields)
+        target.setGeometry(feature.geometry())
+        for position, field in enumerate(feature.fields()):
+            index = layer_fields.indexFromName(field.name())
+            if index >= 0:
+                target.setAttribute(index, feature.attribute(position))
+        converted.append(target)
+    layer.beginEditCommand(text)
+    ok = layer.addFeatures(converted)
+    if ok:
+        layer.endEditCommand()
+    else:
+        layer.destroyEditCommand()
+        return 0
+    layer.updateExtents()
+    layer.triggerRepaint()
+    return len(converted)

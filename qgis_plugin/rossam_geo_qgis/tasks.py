@@ -1,0 +1,156 @@
+"""Segment requests as QgsTasks: the backend works while QGIS stays responsive; progress and cancel work."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from qgis.core import QgsCoordinateReferenceSystem, QgsRasterLayer, QgsTask
+
+from .backend import BackendClient, BackendError
+from .geojson import qgis_box_to_pixel_box
+
+
+@dataclass
+class SegmentRequest:
+    """What to segment.
+
+    Attributes:
+        raster_path: path of the raster file (GDAL-readable).
+        boxes_xyxy: boxes (xmin, ymin, xmax, ymax) in ``boxes_crs``.
+        boxes_crs: CRS of the boxes (the canvas CRS for drawn boxes).
+        boxes_in_layer_xyxy: the same boxes in the raster layer's QGIS coordinates, used when the raster is a
+            plain image (no georeferencing): QGIS shows those with y up, the backend works in pixels, y down.
+        model: ``engine``/``weights``/``device`` request members.
+        options: ``options`` request member (crop_size...).
+    """
+
+    raster_path: str
+    boxes_xyxy: list[Any]
+    boxes_crs: QgsCoordinateReferenceSystem
+    boxes_in_layer_xyxy: list[Any]
+    model: dict[str, Any] = field(default_factory=dict)
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+def raster_path(layer: QgsRasterLayer) -> str:
+    """File path of a GDAL raster layer (its source without GDAL open options)."""
+    from qgis.core import QgsProviderRegistry
+
+    parts = QgsProviderRegistry.instance().decodeUri(layer.providerType(), layer.source())
+    return str(parts.get("path") or layer.source())
+
+
+def crs_text(crs: QgsCoordinateReferenceSystem) -> str | None:
+    """What the backend gets as ``crs``: the authority id when QGIS knows one, else WKT2."""
+    if not crs.isValid():
+        return None
+    if crs.authid():
+        return crs.authid()
+    return crs.toWkt(QgsCoordinateReferenceSystem.WKT_PREFERRED)
+
+
+def run_segment_request(
+    client: BackendClient,
+    request: SegmentRequest,
+    *,
+    on_progress: Callable[[int, int], None] | None = None,
+    is_cancelled: Callable[[], bool] | None = None,
+) -> tuple[dict[str, Any], bool]:
+    """Ask the backend for raster info, then for the segmentation (blocking; any thread).
+
+    Returns:
+        (FeatureCollection, pixel_frame): pixel_frame is True for a plain image, whose result coordinates
+        are pixels with y down.
+    """
+    info = client.call("raster_info", {"raster": request.raster_path}, is_cancelled=is_cancelled)
+    pixel_frame = not info.get("georeferenced", False)
+    params: dict[str, Any] = {"raster": request.raster_path, **request.model}
+    if request.options:
+        params["options"] = dict(request.options)
+    if pixel_frame:
+        params["boxes"] = [qgis_box_to_pixel_box(b) for b in request.boxes_in_layer_xyxy]
+    else:
+        params["boxes"] = [list(map(float, b)) for b in request.boxes_xyxy]
+        text = crs_text(request.boxes_crs)
+        if text is not None:
+            params["crs"] = text
+    collection = client.call("segment", params, on_progress=on_progress, is_cancelled=is_cancelled)
+    return collection, pixel_frame
+
+
+class SegmentTask(QgsTask):
+    """Runs one :class:`SegmentRequest` in QGIS's task manager.
+
+    Args:
+        client: the backend client.
+        request: what to segment.
+        on_done: called in the GUI thread with (collection or None, pixel_frame, error or None).
+    """
+
+    def __init__(
+        self,
+        client: BackendClient,
+        request: SegmentRequest,
+        on_done: Callable[[dict[str, Any] | None, bool, BackendError | None], None],
+    ) -> None:
+        super().__init__(f"ROS-SAM: segment {len(request.boxes_xyxy)} box(es)", QgsTask.CanCancel)
+        self.client = client
+        self.request = request
+        self.on_done = on_done
+        self.collection: dict[str, Any] | None = None
+        self.pixel_frame = False
+        self.error: BackendError | None = None
+
+    def run(self) -> bool:
+        try:
+            self.collection, self.pixel_frame = run_segment_request(
+                self.client, self.request, on_progress=self._progress, is_cancelled=self.isCanceled
+            )
+        except BackendError as exc:
+            self.error = exc
+            return False
+        except Exception as exc:  # noqa: BLE001 - shown in the message bar instead of lost in a thread
+            self.error = BackendError(f"unexpected error: {exc}")
+            return False
+        return True
+
+    def _progress(self, done: int, total: int) -> None:
+        self.setProgress(100.0 * done / total if total else 100.0)
+
+    def finished(self, result: bool) -> None:
+        if not result and self.error is None:
+            self.error = BackendError("cancelled", -32003)
+        self.on_done(self.collection if result else None, self.pixel_frame, self.error)
+
+
+class CallTask(QgsTask):
+    """Runs one short backend request (e.g. ``version``) in the task manager.
+
+    Args:
+        on_done: called in the GUI thread with (result or None, error or None).
+    """
+
+    def __init__(
+        self,
+        client: BackendClient,
+        method: str,
+        params: dict[str, Any],
+        on_done: Callable[[Any, BackendError | None], None],
+    ) -> None:
+        super().__init__(f"ROS-SAM: {method}", QgsTask.CanCancel)
+        self.client, self.method, self.params, self.on_done = client, method, params, on_done
+        self.result: Any = None
+        self.error: BackendError | None = None
+
+    def run(self) -> bool:
+        try:
+            self.result = self.client.call(self.method, self.params, is_cancelled=self.isCanceled)
+        except BackendError as exc:
+            self.error = exc
+            return False
+        return True
+
+    def finished(self, result: bool) -> None:
+        self.on_done(self.result if result else None, self.error)

@@ -1,0 +1,262 @@
+"""What the backend keeps between requests (the loaded model) and how a segment request is carried out."""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from rossam_geo.errors import CheckpointError, EngineError, InputError, WeightsError
+from rossam_geo.worker.protocol import (
+    CANCELLED,
+    ENGINE_ERROR,
+    INPUT_ERROR,
+    INTERNAL_ERROR,
+    INVALID_PARAMS,
+    WEIGHTS_ERROR,
+    RpcError,
+)
+
+if TYPE_CHECKING:
+    import geopandas
+    import pyproj
+
+    from rossam_geo.api import Segmenter
+
+log = logging.getLogger("rossam_geo.worker")
+
+#: Keyword arguments of ``Segmenter.segment`` that clients may not set through ``options``.
+_RESERVED_OPTIONS = {"scene", "scene_path", "boxes", "boxes_crs", "progress", "layer", "pixel", "self"}
+
+
+class Cancelled(Exception):
+    """The request was cancelled before it finished."""
+
+
+@dataclass(frozen=True)
+class ModelKey:
+    """What identifies a loaded model: engine name, weights path (or None) and device."""
+
+    engine: str
+    weights: str | None
+    device: str
+
+
+class ModelCache:
+    """Keeps the most recently used :class:`~rossam_geo.api.Segmenter` loaded; loading another replaces it.
+
+    Holding one model at a time bounds memory: a vit_h model alone takes several GiB.
+    """
+
+    def __init__(self, factory: Callable[..., Segmenter] | None = None) -> None:
+        self._factory = factory
+        self._key: ModelKey | None = None
+        self._segmenter: Segmenter | None = None
+        self._lock = threading.Lock()
+        self.loads = 0
+
+    def get(self, key: ModelKey) -> tuple[Segmenter, bool]:
+        """Return (segmenter for ``key``, whether it was already loaded), loading it when needed."""
+        with self._lock:
+            if self._segmenter is not None and self._key == key:
+                return self._segmenter, True
+            self._segmenter = None
+            self._key = None
+            factory = self._factory
+            if factory is None:
+                from rossam_geo.api import Segmenter
+
+                factory = Segmenter
+            log.info("loading engine %s (weights %s, device %s)", key.engine, key.weights, key.device)
+            segmenter = factory(engine=key.engine, weights=key.weights, device=key.device)
+            self._segmenter, self._key = segmenter, key
+            self.loads += 1
+            return segmenter, False
+
+    @property
+    def current(self) -> ModelKey | None:
+        """Key of the loaded model, if any."""
+        return self._key
+
+
+def rpc_error_from(exc: BaseException) -> RpcError:
+    """Map a library exception to the JSON-RPC error sent to the client."""
+    if isinstance(exc, RpcError):
+        return exc
+    name = type(exc).__name__
+    if isinstance(exc, Cancelled):
+        return RpcError(CANCELLED, str(exc) or "request cancelled")
+    if isinstance(exc, WeightsError | CheckpointError):
+        return RpcError(WEIGHTS_ERROR, str(exc), {"type": name})
+    if isinstance(exc, EngineError):
+        return RpcError(ENGINE_ERROR, str(exc), {"type": name})
+    if isinstance(exc, InputError | FileNotFoundError | IsADirectoryError | PermissionError):
+        return RpcError(INPUT_ERROR, str(exc), {"type": name})
+    return RpcError(INTERNAL_ERROR, f"internal error: {name}: {exc}; see the backend log", {"type": name})
+
+
+def check_options(options: dict[str, Any], segment_fn: Callable[..., Any]) -> dict[str, Any]:
+    """Accept only keyword options that ``segment_fn`` takes (e.g. crop_size, upsample, simplify_px)."""
+    signature = inspect.signature(segment_fn)
+    accepted = {
+        name
+        for name, p in signature.parameters.items()
+        if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD) and name not in _RESERVED_OPTIONS
+    }
+    unknown = sorted(set(options) - accepted)
+    if unknown:
+        raise RpcError(
+            INVALID_PARAMS,
+            f'"options" has unknown key(s) {", ".join(unknown)}; accepted: {", ".join(sorted(accepted))}',
+        )
+    return options
+
+
+def parse_crs(crs: str | None) -> pyproj.CRS | None:
+    """Parse a client CRS string (EPSG code, WKT, PROJ string, URN...) with pyproj."""
+    if crs is None or not crs.strip():
+        return None
+    import pyproj
+
+    try:
+        return pyproj.CRS.from_user_input(crs)
+    except pyproj.exceptions.CRSError as exc:
+        raise RpcError(
+            INPUT_ERROR,
+            f"unknown CRS {crs!r:.200}: {exc}; pass an EPSG code such as 'EPSG:4326', WKT or a PROJ string",
+        ) from None
+
+
+def run_segment(
+    segmenter: Segmenter,
+    raster: str,
+    boxes: Sequence[tuple[float, float, float, float]],
+    boxes_crs: pyproj.CRS | None,
+    options: dict[str, Any],
+    *,
+    chunk_size: int,
+    on_progress: Callable[[int, int], None],
+    cancel_event: threading.Event,
+) -> geopandas.GeoDataFrame:
+    """Segment ``boxes`` over ``raster`` in chunks, reporting progress and stopping when cancelled.
+
+    Args:
+        segmenter: the loaded model.
+        raster: raster path.
+        boxes: (N, 4) XYXY boxes in ``boxes_crs`` (None: the raster's own CRS, or pixels when it has none).
+        boxes_crs: CRS of the boxes.
+        options: further keyword arguments of ``Segmenter.segment``.
+        chunk_size: boxes per call; progress and cancellation are checked between chunks.
+        on_progress: called with (done, total) after each chunk (and with (0, total) first).
+        cancel_event: set by the reader thread to cancel.
+
+    Returns:
+        GeoDataFrame with one row per box, in the raster CRS, ``prompt_id`` numbering the boxes from 0.
+
+    Raises:
+        Cancelled: ``cancel_event`` was set.
+    """
+    import numpy as np
+    import pandas as pd
+
+    boxes_array = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+    total = len(boxes_array)
+    if boxes_crs is None:
+        from rossam_geo.io import open_raster
+
+        with open_raster(raster) as reader:
+            boxes_crs = reader.info.crs
+    on_progress(0, total)
+    frames = []
+    for start in range(0, max(total, 1), max(chunk_size, 1)):
+        if cancel_event.is_set():
+            raise Cancelled(f"cancelled after {start} of {total} boxes")
+        chunk = boxes_array[start : start + chunk_size]
+        frame = segmenter.segment(raster, chunk, boxes_crs=boxes_crs, **options)
+        if "prompt_id" in frame.columns:
+            frame["prompt_id"] = list(range(start, start + len(frame)))
+        frames.append(frame)
+        if len(chunk):
+            on_progress(start + len(chunk), total)
+    if cancel_event.is_set():
+        raise Cancelled(f"cancelled after {total} of {total} boxes")
+    result = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+    return result  # type: ignore[no-any-return]
+
+
+def crs_member(crs: pyproj.CRS | None) -> dict[str, Any] | None:
+    """The ``crs`` member of a result FeatureCollection.
+
+    ``{"type": "name", "properties": {"name": "EPSG:32633", "wkt": <WKT2>}}``: ``name`` is the authority code
+    when the CRS has one, else the WKT itself; ``wkt`` always holds the WKT2 (2019) text. ``None`` when the
+    raster is not georeferenced: coordinates are then pixels, x right, y down.
+    """
+    if crs is None:
+        return None
+    wkt = crs.to_wkt()
+    authority = crs.to_authority(min_confidence=100)
+    name = f"{authority[0]}:{authority[1]}" if authority else wkt
+    return {"type": "name", "properties": {"name": name, "wkt": wkt}}
+
+
+def to_feature_collection(gdf: geopandas.GeoDataFrame) -> dict[str, Any]:
+    """GeoJSON FeatureCollection (RFC 7946 layout, coordinates in the frame's own CRS) plus a ``crs`` member.
+
+    Empty geometries (skipped or failed boxes) become ``"geometry": null``.
+    """
+    import shapely.geometry
+
+    features = []
+    columns = [c for c in gdf.columns if c != gdf.geometry.name]
+    for index, row in enumerate(gdf.itertuples(index=False)):
+        record = dict(zip(gdf.columns, row, strict=True))
+        geom = record[gdf.geometry.name]
+        geometry = None if geom is None or geom.is_empty else shapely.geometry.mapping(geom)
+        properties = {name: _plain(record[name]) for name in columns}
+        features.append({"type": "Feature", "id": index, "geometry": geometry, "properties": properties})
+    crs = None if gdf.crs is None else gdf.crs
+    return {"type": "FeatureCollection", "crs": crs_member(crs), "features": features}
+
+
+def _plain(value: Any) -> Any:
+    """A JSON-serialisable form of a dataframe cell."""
+    import numpy as np
+    import pandas as pd
+
+    if value is None:
+        return None
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float | int | str | bool):
+        return value
+    if isinstance(value, pd.Timestamp):
+        return value.isoformat()
+    try:
+        if pd.isna(value):
+            return None
+    except (TypeError, ValueError):
+        pass
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return str(value)
+
+
+def raster_info(path: str) -> dict[str, Any]:
+    """Size, CRS and transform of a raster (``crs`` None and ``georeferenced`` False for plain frames)."""
+    from rossam_geo.io import open_raster
+
+    with open_raster(path) as reader:
+        info = reader.info
+    return {
+        "path": info.path,
+        "width": info.width,
+        "height": info.height,
+        "count": info.count,
+        "dtype": info.dtype,
+        "georeferenced": info.georeferenced,
+        "crs": crs_member(info.crs),
+        "transform": list(info.transform)[:6],
+    }
