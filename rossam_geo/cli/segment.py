@@ -91,6 +91,12 @@ def segment(
         )
     if preview is not None and Path(preview).exists() and not overwrite:
         raise click.ClickException(f"preview {preview!r} exists; use --overwrite to replace it")
+    if out_path.suffix.lower() != ".gpkg":
+        raise click.ClickException(f"output {output!r} must be a GeoPackage with the .gpkg extension")
+    # Output folders are created up front, so a long run never fails at the very end for want of one.
+    for target in (out_path, Path(preview) if preview is not None else None):
+        if target is not None:
+            target.parent.mkdir(parents=True, exist_ok=True)
     try:
         result = _run(
             scene,
