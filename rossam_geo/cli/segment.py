@@ -12,7 +12,7 @@ from rossam_geo.cli.options import crop_options, engine_options, verbosity_optio
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
-@click.argument("scene", type=click.Path(exists=True, dir_okay=False))
+@click.argument("scene", type=click.Path(exists=True))
 @click.argument("prompts", type=click.Path(exists=True, dir_okay=False))
 @click.option(
     "-o", "--output", "output", required=True, type=click.Path(dir_okay=False), help="Output GeoPackage."
@@ -44,6 +44,11 @@ from rossam_geo.cli.options import crop_options, engine_options, verbosity_optio
     default=None,
     help="Also draw boxes and polygons into a PNG.",
 )
+@click.option(
+    "--scheduler",
+    default=None,
+    help="Dask scheduler address or local:N; SCENE may then be a folder of rasters (one task per scene).",
+)
 @verbosity_options
 def segment(
     scene: str,
@@ -68,6 +73,7 @@ def segment(
     overwrite: bool,
     append: bool,
     preview: str | None,
+    scheduler: str | None,
     verbose: int,
     quiet: bool,
 ) -> None:
@@ -97,6 +103,9 @@ def segment(
     for target in (out_path, Path(preview) if preview is not None else None):
         if target is not None:
             target.parent.mkdir(parents=True, exist_ok=True)
+    if scheduler is not None:
+        _run_distributed(scene, prompts, output, layer_name, mode, scheduler, preview, console, locals())
+        return
     try:
         result = _run(
             scene,
@@ -126,6 +135,54 @@ def segment(
     except RossamError as exc:
         raise click.ClickException(str(exc)) from exc
     _summary(console, result, output, layer_name, verbose)
+
+
+def _run_distributed(
+    scene: str,
+    prompts: str,
+    output: str,
+    layer_name: str,
+    mode: str,
+    scheduler: str,
+    preview: str | None,
+    console: Any,
+    o: dict[str, Any],
+) -> None:
+    """``--scheduler``: one Dask task per scene of SCENE (a raster or a folder), into one GeoPackage."""
+    from rossam_geo.distributed import segment_command
+    from rossam_geo.errors import RossamError
+
+    if preview is not None:
+        raise click.UsageError("--preview draws one scene; run without --scheduler for a preview")
+    try:
+        result = segment_command(
+            [scene],
+            prompts,
+            output,
+            scheduler=scheduler,
+            mode=mode,  # type: ignore[arg-type]
+            out_layer=layer_name,
+            console=console,
+            engine=o["engine"],
+            weights=o["weights"],
+            device=o["device"],
+            batch_size=o["batch_size"],
+            crop_size=o["crop_size"],
+            upsample=o["upsample"],
+            crop=not o["no_crop"],
+            bands=o["bands"],
+            simplify_px=o["simplify_px"],
+            all_parts=o["all_parts"],
+            output_crs=o["output_crs"],
+            boxes_crs=o["prompts_crs"],
+            layer=o["prompt_layer"],
+            class_field=o["class_field"],
+            pixel=o["pixel"],
+        )
+    except RossamError as exc:
+        raise click.ClickException(str(exc)) from exc
+    if result.failed:
+        raise SystemExit(1)
 
 
 def _run(scene: str, prompts: str, *, engine: str, weights: str | None, device: str, **kwargs: Any) -> Any:
