@@ -20,7 +20,9 @@ def shared_data() -> Path:
 
 
 @pytest.fixture(autouse=True)
-def _isolated_weights_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+def _isolated_weights_cache(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Point the weights cache at a temporary folder so no test touches the user's cache."""
     monkeypatch.setenv("ROSSAM_GEO_CACHE", str(tmp_path_factory.getbasetemp() / "weights-cache"))
     os.environ.setdefault("OMP_NUM_THREADS", "2")
