@@ -14,6 +14,9 @@ SUBCOMMANDS: dict[str, str] = {
     "segment": "rossam_geo.cli.segment:segment",
     "weights": "rossam_geo.cli.weights:weights",
     "evaluate": "rossam_geo.cli.evaluate:evaluate",
+    "serve": "rossam_geo.cli.serve:serve",
+    "tracks": "rossam_geo.cli.tracks:tracks",
+    "train": "rossam_geo.cli.train:train",
 }
 
 
