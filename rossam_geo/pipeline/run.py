@@ -8,7 +8,7 @@ A box that cannot be segmented never stops the run: it yields a :class:`BoxOutco
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
@@ -17,6 +17,7 @@ import numpy as np
 from rossam_geo.engines.base import Engine
 from rossam_geo.errors import EngineError, InputError
 from rossam_geo.pipeline.plan import CropPlan, check_settings, plan_crop, plan_whole
+from rossam_geo.pipeline.prefetch import SerializedSource, prefetch_map
 from rossam_geo.pipeline.resample import logits_to_window_mask, window_to_model_input
 
 Status = Literal["ok", "skipped", "failed"]
@@ -178,6 +179,7 @@ def iter_box_masks(
     upsample: float = 2.0,
     batch_size: int | None = None,
     on_progress: Callable[[int], None] | None = None,
+    prefetch: int | None = None,
 ) -> Iterator[BoxOutcome]:
     """Segment each box, one object per engine input, and yield the outcomes in input order.
 
@@ -191,6 +193,8 @@ def iter_box_masks(
         upsample: raster-to-model sampling rate, bicubic (never exceeded).
         batch_size: boxes per ``engine.predict`` call; default ``engine.max_batch``.
         on_progress: called with the number of boxes finished since the last call.
+        prefetch: batches whose windows are read and resampled ahead on a CPU thread while the engine
+            predicts (0: none); default: the engine's ``prefetch_batches`` attribute, else 0.
 
     Yields:
         One :class:`BoxOutcome` per box, in input order; masks are released by the caller.
@@ -209,6 +213,37 @@ def iter_box_masks(
             )
         whole_plan = plan_whole(source.width, source.height, engine.input_size_px)
 
+    depth = int(getattr(engine, "prefetch_batches", 0) if prefetch is None else prefetch)
+    batches: Iterable[list[BoxOutcome]] = _plan_batches(
+        source, boxes, engine, batch, whole_plan, crop_size, upsample
+    )
+    if whole_plan is not None:
+        batches = list(batches)
+        if any(o.status == "ok" for group in batches for o in group):
+            whole_window = source.read_window(0, 0, source.width, source.height)
+    reader = SerializedSource(source) if depth > 0 else source
+
+    def prepare(group: list[BoxOutcome]) -> list[_Input]:
+        return _read_batch(reader, [o for o in group if o.status == "ok"], whole_window)
+
+    for group, inputs in prefetch_map(prepare, batches, depth=depth):
+        _predict_batch(engine, inputs)
+        if on_progress is not None:
+            on_progress(len(group))
+        yield from group
+
+
+def _plan_batches(
+    source: WindowSource,
+    boxes: np.ndarray,
+    engine: Engine,
+    batch: int,
+    whole_plan: CropPlan | None,
+    crop_size: int,
+    upsample: float,
+) -> Iterator[list[BoxOutcome]]:
+    """Check and plan the boxes; yield them in input order, in groups holding ``batch`` planned boxes
+    (plus the skipped boxes between them)."""
     pending: list[BoxOutcome] = []
     for index, raw in enumerate(boxes):
         clipped, reason = check_box(raw, source.width, source.height)
@@ -224,30 +259,27 @@ def iter_box_masks(
                 input_size_px=engine.input_size_px,
             )
             pending.append(BoxOutcome(index, clipped, "ok", plan=plan))
-        ready = [o for o in pending if o.status == "ok"]
-        if len(ready) >= batch or index == len(boxes) - 1:
-            if ready:
-                if whole_plan is not None and whole_window is None:
-                    whole_window = source.read_window(0, 0, source.width, source.height)
-                _run_batch(source, engine, ready, whole_window)
-            if on_progress is not None:
-                on_progress(len(pending))
-            yield from pending
+        ready = sum(o.status == "ok" for o in pending)
+        if ready >= batch or index == len(boxes) - 1:
+            yield pending
             pending = []
 
 
-def _run_batch(
+#: one prepared box: (outcome, model input (S, S, 3) uint8, valid (h, w) bool, box in model pixels (4,)).
+_Input = tuple[BoxOutcome, np.ndarray, np.ndarray, np.ndarray]
+
+
+def _read_batch(
     source: WindowSource,
-    engine: Engine,
     outcomes: list[BoxOutcome],
     whole_window: tuple[np.ndarray, np.ndarray] | None,
-) -> None:
-    """Read, predict and paste back a batch of planned boxes, updating the outcomes in place."""
-    inputs: list[tuple[BoxOutcome, np.ndarray, np.ndarray, np.ndarray]] = []
+) -> list[_Input]:
+    """Read and resample the windows of planned boxes; a failed read fails its box only (in place)."""
+    inputs: list[_Input] = []
     model_input_whole: np.ndarray | None = None
     for outcome in outcomes:
         plan = outcome.plan
-        assert plan is not None  # set for every "ok" outcome by iter_box_masks
+        assert plan is not None  # set for every "ok" outcome by _plan_batches
         try:
             if whole_window is not None:
                 rgb, valid = whole_window
@@ -261,7 +293,11 @@ def _run_batch(
             outcome.status, outcome.reason = "failed", f"window could not be read: {exc}"
             continue
         inputs.append((outcome, model_input, valid, plan.box_to_model(outcome.box_px_xyxy)))
+    return inputs
 
+
+def _predict_batch(engine: Engine, inputs: list[_Input]) -> None:
+    """Predict and paste back a batch of read boxes, updating their outcomes in place."""
     # Native-resolution engines may get windows of different sizes: one call per shape.
     shapes = sorted({item[1].shape for item in inputs})
     for shape in shapes:

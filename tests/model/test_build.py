@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-import time
-
 import pytest
 import torch
 
@@ -47,20 +45,15 @@ def test_vit_b_parameter_count_equals_sam():
     assert n_sam == 93_735_472
 
 
-def test_tiny_forward_is_fast_and_shaped(tiny_config):
+def test_tiny_forward_is_shaped(tiny_config):
     torch.manual_seed(0)
     model = build_rossam(tiny_config)
     images = torch.randint(0, 256, (2, 128, 128, 3), dtype=torch.uint8)
     boxes = torch.tensor([[10.0, 12.0, 60.0, 70.0], [30.0, 20.0, 100.0, 90.0]])
-    logits, scores = model.predict(images, boxes)  # warm-up
+    logits, scores = model.predict(images, boxes)
     assert logits.shape == (2, 128, 128) and logits.dtype == torch.float32
     assert scores.shape == (2,)
-    elapsed = []
-    for _ in range(3):  # best of three: other processes share the CPU
-        start = time.perf_counter()
-        model.predict(images, boxes)
-        elapsed.append(time.perf_counter() - start)
-    assert min(elapsed) < 1.0
+    assert torch.isfinite(logits).all() and torch.isfinite(scores).all()
 
 
 def test_config_dict_round_trip_and_lookup():

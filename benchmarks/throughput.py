@@ -1,0 +1,347 @@
+"""End-to-end throughput of the segment pipeline: reference SAM loop vs our fp32 path vs our fast path.
+
+For each model size, random weights are written in the official SAM layout and loaded through our checkpoint
+loader; one generated GeoTIFF with N boxes (a GeoPackage in the scene CRS) is segmented three times through
+``Segmenter.segment_scene`` (prompts read, windows read, 2x bicubic crops, encoder, decoders, paste-back,
+polygons):
+
+1. reference: fp32, batch 1, ``segment_anything.SamPredictor`` on each 2x crop (set_image, predict with the
+   box, ``multimask_output=False``);
+2. ours fp32: ROS-SAM (LoRA rank 16, merged), HQ mode, fp32, SAM's attention, batch 1, no prefetch;
+3. ours fast: bf16 autocast, SDPA attention, batch from free memory (CUDA) or ``--batch-size``, 2 batches
+   prefetched, merged LoRA, ``torch.compile`` with ``--compile``.
+
+Run from the repository root (CPU: vit_b, 4 boxes by default; CUDA: all sizes, 64 boxes):
+
+    python benchmarks/throughput.py [--models vit_b vit_l vit_h] [--boxes N] [--compile] [--peak-tflops 989]
+
+The FLOP floor is N x (encoder FLOPs per 1024 px crop, counted with ``FlopCounterMode``) / peak FLOP/s.
+The peak is ``--peak-tflops`` (default on CUDA: 989, the H100 SXM dense bf16 datasheet figure; on the CPU
+none, so the column reads n/a). The same peak is used for every row, so the fp32 rows show their share of the
+device's bf16 peak.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import gc
+import os
+import resource
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from rossam_geo.api import Segmenter
+from rossam_geo.engines.base import EnginePrediction
+from rossam_geo.engines.sam import build_rossam_engine
+from rossam_geo.model.build import build_rossam, get_config
+from rossam_geo.model.checkpoint import load_official
+
+H100_BF16_DENSE_TFLOPS = 989.0
+MODELS = ("vit_b", "vit_l", "vit_h")
+
+
+# ------------------------------------------------------------------------------------------------ inputs
+def write_scene(folder: Path, n_boxes: int, seed: int = 0) -> tuple[Path, Path]:
+    """A 3-band uint8 GeoTIFF (UTM 33N, 0.5 m) with ``n_boxes`` ellipses, and a GeoPackage of their boxes.
+
+    Objects sit on a grid 96 px apart, 8 to 40 px across, on a textured background.
+    """
+    import geopandas as gpd
+    import rasterio
+    import shapely
+    from affine import Affine
+
+    rng = np.random.default_rng(seed)
+    per_row = max(1, int(np.ceil(np.sqrt(n_boxes))))
+    side = 96 * per_row + 256
+    rows, cols = np.mgrid[0:side, 0:side]
+    image = np.stack(
+        [80 + 30 * np.sin(cols / 9.0), 90 + 30 * np.cos(rows / 7.0), 70 + 20 * np.sin((rows + cols) / 13.0)]
+    )
+    image = image + rng.normal(0, 8, image.shape)
+    boxes = []
+    for k in range(n_boxes):
+        cy, cx = (
+            128 + 96 * (k // per_row) + rng.integers(-10, 10),
+            128 + 96 * (k % per_row) + rng.integers(-10, 10),
+        )
+        ry, rx = rng.integers(4, 20, 2)
+        inside = ((rows - cy) / ry) ** 2 + ((cols - cx) / rx) ** 2 <= 1
+        image[:, inside] = np.array([230, 225, 200])[:, None]
+        boxes.append((cx - rx - 2, cy - ry - 2, cx + rx + 2, cy + ry + 2))
+    transform = Affine(0.5, 0.0, 500_000.0, 0.0, -0.5, 5_000_000.0)
+    scene = folder / "scene.tif"
+    profile = dict(driver="GTiff", width=side, height=side, count=3, dtype="uint8", crs="EPSG:32633")
+    with rasterio.open(scene, "w", transform=transform, tiled=True, **profile) as dst:
+        dst.write(np.clip(image, 0, 255).astype(np.uint8))
+    polygons = [
+        shapely.affinity.affine_transform(
+            shapely.box(*b),
+            [transform.a, transform.b, transform.d, transform.e, transform.xoff, transform.yoff],
+        )
+        for b in boxes
+    ]
+    prompts = folder / "boxes.gpkg"
+    gpd.GeoDataFrame({"class": ["ship"] * n_boxes}, geometry=polygons, crs="EPSG:32633").to_file(prompts)
+    return scene, prompts
+
+
+def write_random_official(folder: Path, model: str) -> Path:
+    """Random-init ``segment_anything`` weights saved as an official-layout state dict."""
+    from segment_anything import sam_model_registry
+
+    torch.manual_seed(0)
+    sam = sam_model_registry[model]()
+    path = folder / f"sam_{model}_random.pth"
+    torch.save(sam.state_dict(), path)
+    del sam
+    return path
+
+
+def encoder_flops(model: str) -> int:
+    """FLOPs of one image-encoder pass over a 1024 px crop (counted on the meta device)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    cfg = get_config(model)
+    with torch.device("meta"):
+        net = build_rossam(cfg, lora_rank=0)
+        images = torch.empty(1, 3, cfg.image_size_px, cfg.image_size_px)
+        with FlopCounterMode(display=False) as counter, torch.no_grad():
+            net.image_encoder(images)
+    return int(counter.get_total_flops())
+
+
+# ----------------------------------------------------------------------------------------------- engines
+class ReferenceLoopEngine:
+    """The reference loop as an engine: ``SamPredictor.set_image`` + ``predict`` per crop, fp32, batch 1."""
+
+    name = "sam-predictor"
+    max_batch = 1
+
+    def __init__(self, checkpoint: Path, model: str, device: torch.device) -> None:
+        from segment_anything import SamPredictor, sam_model_registry
+
+        sam = sam_model_registry[model]()
+        sam.load_state_dict(torch.load(checkpoint, map_location="cpu", weights_only=True))
+        self.predictor = SamPredictor(sam.to(device).eval())
+        self.input_size_px = sam.image_encoder.img_size
+        self.model_name = f"{checkpoint.name} (segment_anything.SamPredictor)"
+
+    def predict(self, images_rgb_u8: np.ndarray, boxes_px_xyxy: np.ndarray) -> EnginePrediction:
+        logits, scores = [], []
+        for image, box in zip(images_rgb_u8, boxes_px_xyxy, strict=True):
+            self.predictor.set_image(image)
+            masks, iou, _ = self.predictor.predict(box=box, multimask_output=False, return_logits=True)
+            logits.append(masks[0].astype(np.float32))
+            scores.append(float(iou[0]))
+        return EnginePrediction(np.stack(logits), np.asarray(scores, np.float32))
+
+
+class RecordingEngine:
+    """Passes calls to an engine and keeps a copy of every box's logits (for the agreement columns)."""
+
+    def __init__(self, engine: object) -> None:
+        self.engine = engine
+        self.logits: list[np.ndarray] = []
+        for attr in ("name", "model_name", "input_size_px", "max_batch", "prefetch_batches"):
+            if hasattr(engine, attr):
+                setattr(self, attr, getattr(engine, attr))
+
+    def predict(self, images_rgb_u8: np.ndarray, boxes_px_xyxy: np.ndarray) -> EnginePrediction:
+        prediction = self.engine.predict(images_rgb_u8, boxes_px_xyxy)  # type: ignore[attr-defined]
+        self.logits.extend(np.array(x, copy=True) for x in prediction.mask_logits)
+        return prediction
+
+
+# ----------------------------------------------------------------------------------------------- measure
+def reset_peak_memory(device: torch.device) -> None:
+    """Start a new peak: CUDA allocator statistics, or the process's peak RSS (Linux clear_refs)."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+        torch.cuda.reset_peak_memory_stats(device)
+        return
+    with contextlib.suppress(OSError):
+        Path("/proc/self/clear_refs").write_text("5")
+
+
+def peak_memory_gib(device: torch.device) -> float:
+    """Peak device memory (CUDA) or peak RSS (CPU) since :func:`reset_peak_memory`, GiB."""
+    if device.type == "cuda":
+        return torch.cuda.max_memory_allocated(device) / 1024**3
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024**2
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
+
+
+@dataclass
+class PathResult:
+    label: str
+    seconds: float
+    n_boxes: int
+    peak_gib: float
+    logits: list[np.ndarray]
+    geometries: list[object]
+    notes: str
+
+
+def run_path(
+    label: str, engine: object, scene: Path, prompts: Path, device: torch.device, warmup: int, notes: str
+) -> PathResult:
+    """Segment the scene once untimed over ``warmup`` boxes, then time the full run."""
+    import geopandas as gpd
+
+    recorder = RecordingEngine(engine)
+    segmenter = Segmenter(recorder)  # type: ignore[arg-type]
+    if warmup:
+        segmenter.segment_scene(scene, gpd.read_file(prompts).iloc[:warmup])
+        recorder.logits.clear()
+    reset_peak_memory(device)
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    start = time.perf_counter()
+    result = segmenter.segment_scene(scene, prompts)
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    seconds = time.perf_counter() - start
+    ok = int((result.features["status"] == "ok").sum())
+    statuses = f"{ok}/{len(result.features)} ok"
+    return PathResult(
+        label,
+        seconds,
+        len(result.features),
+        peak_memory_gib(device),
+        recorder.logits,
+        list(result.geometries_scene),
+        f"{notes}; {statuses}",
+    )
+
+
+def agreement(fast: PathResult, fp32: PathResult) -> tuple[float, float, float]:
+    """(relative L2 error of the logits, mean polygon IoU, pixel agreement of thresholded logits)."""
+    a, b = np.stack(fast.logits), np.stack(fp32.logits)
+    rel = float(np.linalg.norm(a - b) / max(np.linalg.norm(b), 1e-12))
+    pixels = float(((a > 0) == (b > 0)).mean())
+    ious = []
+    for ga, gb in zip(fast.geometries, fp32.geometries, strict=True):
+        union = ga.union(gb).area  # type: ignore[attr-defined]
+        ious.append(1.0 if union == 0 else ga.intersection(gb).area / union)  # type: ignore[attr-defined]
+    return rel, float(np.mean(ious)), pixels
+
+
+def free(*objects: object) -> None:
+    del objects
+    gc.collect()
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+
+
+# ------------------------------------------------------------------------------------------------ report
+def print_table(model: str, rows: list[PathResult], flops: int, peak_tflops: float | None, device) -> None:
+    reference = rows[0]
+    mem_label = "peak GPU GiB" if device.type == "cuda" else "peak RSS GiB"
+    header = f"| {model} path | boxes/s | ms/box | {mem_label} | speedup | FLOP floor reached | notes |"
+    print(header)
+    print("|" + "---|" * 7)
+    for row in rows:
+        per_box = row.seconds / row.n_boxes
+        floor = "n/a"
+        if peak_tflops:
+            floor = f"{row.n_boxes * flops / (peak_tflops * 1e12) / row.seconds:.1%}"
+        print(
+            f"| {row.label} | {row.n_boxes / row.seconds:.3f} | {1000 * per_box:.0f} | {row.peak_gib:.2f} | "
+            f"{reference.seconds / row.seconds:.2f}x | {floor} | {row.notes} |"
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models", nargs="+", choices=MODELS, help="default: all on CUDA, vit_b on the CPU")
+    parser.add_argument("--boxes", type=int, help="boxes in the scene (default 64 on CUDA, 4 on the CPU)")
+    parser.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    parser.add_argument("--compile", action="store_true", help="torch.compile the encoder on the fast path")
+    parser.add_argument("--peak-tflops", type=float, help="device peak, TFLOP/s (default: 989 on CUDA)")
+    parser.add_argument("--batch-size", default="auto", help="fast-path batch ('auto': from free memory)")
+    parser.add_argument("--warmup", type=int, help="untimed boxes per path first (default 2 CUDA, 0 CPU)")
+    parser.add_argument("--mode", default="hq", choices=("hq", "sam", "sam+hq"), help="our predict mode")
+    args = parser.parse_args()
+
+    from rossam_geo.engines.sam import resolve_device
+
+    device = resolve_device(args.device)
+    cuda = device.type == "cuda"
+    models = args.models or (list(MODELS) if cuda else ["vit_b"])
+    n_boxes = args.boxes or (64 if cuda else 4)
+    warmup = args.warmup if args.warmup is not None else (2 if cuda else 0)
+    peak_tflops = args.peak_tflops or (H100_BF16_DENSE_TFLOPS if cuda else None)
+    batch_size = args.batch_size if args.batch_size == "auto" else int(args.batch_size)
+    name = torch.cuda.get_device_name(device) if cuda else f"CPU ({os.cpu_count()} logical CPUs)"
+    print(f"device: {name}; torch {torch.__version__}, {torch.get_num_threads()} threads")
+    print(f"load average at start (1, 5, 15 min): {os.getloadavg()}")
+    print(f"{n_boxes} boxes, warmup {warmup} boxes per path, peak {peak_tflops or 'n/a'} TFLOP/s\n")
+
+    with tempfile.TemporaryDirectory(prefix="rossam-throughput-") as tmp:
+        folder = Path(tmp)
+        scene, prompts = write_scene(folder, n_boxes)
+        for model in models:
+            flops = encoder_flops(model)
+            print(f"{model}: encoder {flops / 1e12:.3f} TFLOP per 1024 px crop")
+            checkpoint = write_random_official(folder, model)
+            rows = []
+
+            engine: object = ReferenceLoopEngine(checkpoint, model, device)
+            rows.append(run_path("reference loop", engine, scene, prompts, device, warmup, "fp32, batch 1"))
+            free(engine)
+
+            torch.manual_seed(1)  # the same LoRA factors and HQ decoder (not in a SAM file) on both paths
+            base = load_official(checkpoint, lora_rank=16)
+            engine = build_rossam_engine(
+                model=base,
+                device=str(device),
+                mode=args.mode,
+                precision="fp32",
+                attention="reference",
+                batch_size=1,
+                prefetch=0,
+            )
+            rows.append(run_path("ours fp32", engine, scene, prompts, device, warmup, "fp32, batch 1"))
+            free(engine, base)
+
+            torch.manual_seed(1)  # the same LoRA factors and HQ decoder (not in a SAM file) on both paths
+            base = load_official(checkpoint, lora_rank=16)
+            engine = build_rossam_engine(
+                model=base,
+                device=str(device),
+                mode=args.mode,
+                precision="bf16",
+                attention="sdpa",
+                batch_size=batch_size,
+                prefetch=2,
+                compile=args.compile,
+            )
+            notes = f"bf16, sdpa, batch {engine.max_batch}, prefetch 2" + (
+                ", compiled" if args.compile else ""
+            )
+            rows.append(run_path("ours fast", engine, scene, prompts, device, warmup, notes))
+            free(engine, base)
+
+            print()
+            print_table(model, rows, flops, peak_tflops, device)
+            rel, iou, pixels = agreement(rows[2], rows[1])
+            print(
+                f"\n{model} fast vs fp32 (same weights, mode {args.mode}): logits relative L2 error "
+                f"{rel:.2e}, mean polygon IoU {iou:.4f}, pixel agreement {pixels:.4%}\n"
+            )
+            checkpoint.unlink()
+    print(f"load average at end (1, 5, 15 min): {os.getloadavg()}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,90 @@
+"""SDPA attention with the relative-position bias as a mask equals segment_anything's attention."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+import torch
+from segment_anything.modeling.image_encoder import Attention, Block
+
+from rossam_geo.errors import InputError
+from rossam_geo.model.attention import (
+    SdpaAttention,
+    attention_kind,
+    decomposed_rel_pos_bias,
+    set_attention,
+    use_reference_attention,
+    use_sdpa_attention,
+)
+from rossam_geo.model.build import build_rossam
+from tests.model.conftest import perturb_
+
+
+def _vit_b_block(window_size: int) -> Block:
+    """One vit_b encoder block (width 768, 12 heads) with random, non-zero relative-position tables."""
+    torch.manual_seed(0)
+    block = Block(768, 12, qkv_bias=True, use_rel_pos=True, window_size=window_size, input_size=(64, 64))
+    with torch.no_grad():
+        block.attn.rel_pos_h.normal_(0, 0.5)
+        block.attn.rel_pos_w.normal_(0, 0.5)
+    return block.eval()
+
+
+@pytest.mark.parametrize("window_size", [0, 14], ids=["global", "windowed"])
+def test_sdpa_equals_reference_on_a_vit_b_block(window_size):
+    block = _vit_b_block(window_size)
+    fused = copy.deepcopy(block)
+    assert use_sdpa_attention(fused) == 1
+    x = torch.randn(1, 64, 64, 768, generator=torch.Generator().manual_seed(1))
+    with torch.inference_mode():
+        expected, actual = block(x), fused(x)
+    assert type(fused.attn) is SdpaAttention
+    assert (actual - expected).abs().max().item() <= 1e-5
+
+
+def test_sdpa_equals_reference_on_the_tiny_encoder():
+    torch.manual_seed(0)
+    model = perturb_(build_rossam("tiny", lora_rank=0), seed=2, std=0.2, only="image_encoder")
+    images = torch.randn(2, 3, 128, 128, generator=torch.Generator().manual_seed(3))
+    with torch.inference_mode():
+        emb_ref, interm_ref = model.image_encoder(images)
+        set_attention(model.image_encoder, "sdpa")
+        emb, interm = model.image_encoder(images)
+    assert attention_kind(model.image_encoder) == "sdpa"
+    assert (emb - emb_ref).abs().max().item() <= 1e-5
+    assert (interm - interm_ref).abs().max().item() <= 1e-5
+
+
+def test_bias_matches_segment_anythings_decomposed_terms():
+    from segment_anything.modeling.image_encoder import add_decomposed_rel_pos
+
+    gen = torch.Generator().manual_seed(4)
+    q = torch.randn(2, 3, 5 * 6, 8, generator=gen)  # (B, heads, N, C) on a 5 x 6 grid
+    rel_h, rel_w = torch.randn(9, 8, generator=gen), torch.randn(11, 8, generator=gen)
+    zeros = torch.zeros(6, 30, 30)
+    expected = add_decomposed_rel_pos(zeros, q.reshape(6, 30, 8), rel_h, rel_w, (5, 6), (5, 6))
+    actual = decomposed_rel_pos_bias(q, rel_h, rel_w, (5, 6))
+    assert actual.shape == (2, 3, 30, 30)
+    assert torch.allclose(actual.reshape(6, 30, 30), expected, atol=1e-6)
+
+
+def test_swap_keeps_state_dict_and_is_reversible():
+    model = build_rossam("tiny", lora_rank=4)
+    keys_before = list(model.state_dict())
+    set_attention(model.image_encoder, "sdpa")
+    assert list(model.state_dict()) == keys_before
+    fresh = build_rossam("tiny", lora_rank=4)
+    use_sdpa_attention(fresh.image_encoder)
+    fresh.load_state_dict(model.state_dict(), strict=True)
+    assert use_reference_attention(model.image_encoder) == 4
+    assert all(type(b.attn) is Attention for b in model.image_encoder.blocks)
+    assert attention_kind(model.image_encoder) == "reference"
+    use_sdpa_attention(model.image_encoder.blocks[0])
+    assert attention_kind(model.image_encoder) == "mixed"
+
+
+def test_unknown_attention_is_refused():
+    model = build_rossam("tiny", lora_rank=0)
+    with pytest.raises(InputError, match="unknown attention 'flash'; choose one of: reference, sdpa"):
+        set_attention(model.image_encoder, "flash")
