@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import math
-import os
-import uuid
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -14,6 +12,7 @@ from affine import Affine
 from shapely import affinity
 from shapely.geometry.base import BaseGeometry
 
+from rossam_geo.atomic import write_bytes_atomic
 from rossam_geo.pipeline.run import WindowSource
 
 #: RGB colours.
@@ -161,11 +160,4 @@ def save_png(image_rgb_u8: np.ndarray, path: str | Path) -> None:
     ok, encoded = cv2.imencode(".png", np.ascontiguousarray(image_rgb_u8[..., ::-1]))
     if not ok:
         raise ValueError(f"could not encode a PNG of shape {image_rgb_u8.shape}")
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
-    try:
-        with open(tmp, "xb") as f:
-            f.write(encoded.tobytes())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    write_bytes_atomic(path, encoded.tobytes())

@@ -14,9 +14,7 @@
 from __future__ import annotations
 
 import json
-import os
 import re
-import tempfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +23,7 @@ from typing import Literal
 import torch
 from torch import nn
 
+from rossam_geo.atomic import atomic_path
 from rossam_geo.errors import CheckpointError, InputError, OutputExistsError
 from rossam_geo.model.build import (
     DEFAULT_LORA_ALPHA,
@@ -412,15 +411,8 @@ def _write_safetensors(state: StateDict, path: Path, header: dict[str, str], ove
 
     if path.exists() and not overwrite:
         raise OutputExistsError(f"{path} exists; pass overwrite=True (--overwrite) to replace it")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        save_file({k: v.contiguous() for k, v in state.items()}, tmp_name, metadata=header)
-        os.replace(tmp_name, path)
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise
+    with atomic_path(path) as tmp:
+        save_file({k: v.contiguous() for k, v in state.items()}, str(tmp), metadata=header)
     return path
 
 

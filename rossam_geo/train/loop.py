@@ -14,7 +14,6 @@ import json
 import math
 import os
 import shutil
-import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass
@@ -23,6 +22,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
+from rossam_geo.atomic import atomic_path, write_text_atomic
 from rossam_geo.errors import InputError, OutputExistsError
 from rossam_geo.train.config import TrainConfig
 
@@ -227,10 +227,8 @@ def _load_trainable_state(model: RosSam, state: dict[str, torch.Tensor]) -> None
 
 
 def _atomic_copy(src: Path, dst: Path) -> None:
-    fd, tmp = tempfile.mkstemp(dir=dst.parent, prefix=f".{dst.name}.", suffix=".tmp")
-    os.close(fd)
-    shutil.copyfile(src, tmp)
-    os.replace(tmp, dst)
+    with atomic_path(dst) as tmp:
+        shutil.copyfile(src, tmp)
 
 
 def _save_adapter(model: RosSam, path: Path, base_name: str, base_sha: str) -> None:
@@ -257,10 +255,7 @@ def base_state_sha256(model: RosSam) -> str:
 
 
 def _write_json_atomic(path: Path, payload: Any) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        json.dump(payload, f, indent=1, allow_nan=True)
-    os.replace(tmp, path)
+    write_text_atomic(path, json.dumps(payload, indent=1, allow_nan=True))
 
 
 def training_step(

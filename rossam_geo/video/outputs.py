@@ -10,14 +10,13 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
-import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from rossam_geo.atomic import write_bytes_atomic
 from rossam_geo.errors import InputError, OutputExistsError
 
 if TYPE_CHECKING:
@@ -33,17 +32,6 @@ __all__ = [
     "write_jump_report",
     "write_masks_dir",
 ]
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _check_new(path: Path, overwrite: bool) -> None:
@@ -146,7 +134,7 @@ def write_masks_dir(
         ok, encoded = cv2.imencode(".png", label)
         if not ok:
             raise InputError(f"cannot encode the mask of frame {frame} as PNG")
-        _atomic_write(path, encoded.tobytes())
+        write_bytes_atomic(path, encoded.tobytes())
         written.append(path)
     return written
 
@@ -198,7 +186,7 @@ def write_coco(
         "annotations": annotations,
         "categories": [{"id": i, "name": n} for n, i in category_ids.items()],
     }
-    _atomic_write(path, json.dumps(doc).encode("utf-8"))
+    write_bytes_atomic(path, json.dumps(doc).encode("utf-8"))
     return doc
 
 
@@ -223,7 +211,7 @@ def write_jump_report(
     path = Path(path)
     _check_new(path, overwrite)
     if path.suffix.lower() == ".json":
-        _atomic_write(
+        write_bytes_atomic(
             path, json.dumps({"summary": summary, "pairs": list(records)}, indent=1).encode("utf-8")
         )
         return [path]
@@ -244,8 +232,8 @@ def write_jump_report(
     writer = csv.DictWriter(buffer, fieldnames=fields)
     writer.writeheader()
     writer.writerows(records)
-    _atomic_write(path, buffer.getvalue().encode("utf-8"))
+    write_bytes_atomic(path, buffer.getvalue().encode("utf-8"))
     summary_path = path.with_suffix(".summary.json")
     _check_new(summary_path, overwrite)
-    _atomic_write(summary_path, json.dumps(summary, indent=1).encode("utf-8"))
+    write_bytes_atomic(summary_path, json.dumps(summary, indent=1).encode("utf-8"))
     return [path, summary_path]

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Literal
 
+from rossam_geo.atomic import write_text_atomic
 from rossam_geo.errors import WeightsError
 from rossam_geo.weights.registry import WeightsEntry, get_entry
 
@@ -127,15 +127,7 @@ def record_known_hash(folder: Path, filename: str, sha256: str, size_bytes: int,
         "note": "recorded locally on first use, not published (no SHA-256 has been published for this file)",
     }
     folder.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{KNOWN_HASHES_FILENAME}.", suffix=".tmp", dir=folder)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(records, f, indent=2, sort_keys=True)
-            f.write("\n")
-        os.replace(tmp_name, known_hashes_path(folder))
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise
+    write_text_atomic(known_hashes_path(folder), json.dumps(records, indent=2, sort_keys=True) + "\n")
 
 
 def expected_hash(entry: WeightsEntry, folder: Path) -> ExpectedHash:
