@@ -113,25 +113,18 @@ def load_coco_dataset(root: str | Path, max_objects: int | None = None) -> CocoD
 
 
 def read_image(path: Path) -> np.ndarray:
-    """Read an image file as uint8: (H, W, 3) RGB, or (H, W) for single-band images.
+    """Read a whole image as (H, W, 3) uint8 RGB through the raster reader.
+
+    Single-band images are replicated to gray RGB; non-uint8 data are stretched (2-98 percentiles).
 
     Raises:
-        InputError: the file cannot be read or is not 8-bit.
+        RasterError: the file cannot be read.
     """
-    import cv2
+    from rossam_geo.io import open_raster
 
-    data = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
-    if data is None:
-        raise InputError(f"cannot read image {path}; check that it exists and is a PNG, JPEG or TIFF")
-    if data.dtype != np.uint8:
-        raise InputError(f"image {path} is {data.dtype}, not 8-bit; convert it to uint8 first")
-    if data.ndim == 2:
-        return data
-    if data.shape[2] == 1:
-        return data[:, :, 0]
-    if data.shape[2] == 4:
-        return cv2.cvtColor(data, cv2.COLOR_BGRA2RGB)
-    return cv2.cvtColor(data, cv2.COLOR_BGR2RGB)
+    with open_raster(path) as reader:
+        rgb, _valid = reader.read_window_rgb(0, 0, reader.info.width, reader.info.height)
+    return rgb
 
 
 @dataclass

@@ -46,7 +46,9 @@ def test_load_dataset_reads_images_and_limits_objects(coco_dir: Path):
     assert ds.image_paths["1"] == coco_dir / "images" / "a.png"
     rgb = read_image(ds.image_paths["1"])
     assert rgb.shape == (60, 80, 3) and tuple(rgb[6, 7]) == (230, 40, 40)
-    assert read_image(coco_dir / "images" / "b.png").shape == (50, 50)
+    gray = read_image(coco_dir / "images" / "b.png")
+    assert gray.shape == (50, 50, 3)  # one band, replicated to gray RGB
+    assert (gray[..., 0] == gray[..., 1]).all() and (gray[..., 1] == gray[..., 2]).all()
 
 
 def test_load_dataset_errors(tmp_path: Path, coco_dir: Path):
@@ -54,7 +56,7 @@ def test_load_dataset_errors(tmp_path: Path, coco_dir: Path):
         load_coco_dataset(tmp_path)
     with pytest.raises(InputError, match="--max-objects must be at least 1, got 0"):
         load_coco_dataset(coco_dir, max_objects=0)
-    with pytest.raises(InputError, match="cannot read image"):
+    with pytest.raises(InputError, match="does not exist; check the path"):
         read_image(tmp_path / "none.png")
 
 
@@ -62,7 +64,7 @@ def test_engines_get_xyxy_boxes_and_are_scored(coco_dir: Path):
     seg = RecordingSegmenter()
     result = evaluate_dataset(coco_dir, ["half"], segmenter_factory=lambda e, w, d: seg)
     shapes = [c[0] for c in seg.calls]
-    assert shapes == [(60, 80, 3), (50, 50)]
+    assert shapes == [(60, 80, 3), (50, 50, 3)]
     np.testing.assert_array_equal(seg.calls[0][1], [[6, 5, 14, 15], [40, 30, 70, 50]])
     np.testing.assert_array_equal(seg.calls[1][1], [[20, 20, 32, 32]])
     rep = result.report["engines"]["half"]
