@@ -2,14 +2,17 @@
 
 All three run the same network (:class:`rossam_geo.model.RosSam`) in different modes: ``sam`` uses SAM's
 decoder, ``hq-sam`` the HQ decoder's HQ token, ``rossam`` the trained LoRA encoder and HQ decoder. Inference
-runs under ``torch.inference_mode()``, with bf16 autocast on CUDA.
+runs under ``torch.inference_mode()``. Speed options (see :mod:`rossam_geo.model.fast` and
+``docs/performance.md``): ``precision`` (bf16 autocast, default on CUDA), ``attention`` (fused SDPA, default
+on CUDA), ``compile`` (``torch.compile`` of the encoder), ``batch_size="auto"`` (from free CUDA memory, the
+default on CUDA) and ``prefetch`` (batches read ahead on a CPU thread).
 """
 
 from __future__ import annotations
 
 import contextlib
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -25,8 +28,10 @@ if TYPE_CHECKING:
 
 #: Registry names used when the ``sam`` / ``hq-sam`` engines get no ``weights``.
 DEFAULT_WEIGHTS: dict[str, str] = {"sam": "sam_vit_b", "hq-sam": "sam_hq_vit_b"}
-#: Objects per predict call when no batch size is given, by device type.
+#: Objects per predict call when no batch size is given, by device type (CUDA: from free memory).
 DEFAULT_MAX_BATCH: dict[str, int] = {"cuda": 8, "mps": 2, "cpu": 1}
+#: Batches whose windows the segment pipeline reads ahead on a CPU thread, by default.
+DEFAULT_PREFETCH_BATCHES = 2
 ROSSAM_MODES: tuple[str, ...] = ("hq", "sam+hq", "sam")
 
 _NO_ROSSAM_WEIGHTS = (
@@ -77,6 +82,9 @@ class SamFamilyEngine:
         mode: the network's predict mode (``"hq"``, ``"sam"``, ``"sam+hq"``).
         model: the network, in eval mode on :attr:`device`.
         device: where it runs.
+        precision: ``"fp32"`` or ``"bf16"`` (autocast).
+        attention: the encoder's attention kernel, ``"sdpa"`` or ``"reference"``.
+        prefetch_batches: batches the segment pipeline prepares ahead on a CPU thread (0: none).
     """
 
     def __init__(
@@ -87,36 +95,76 @@ class SamFamilyEngine:
         mode: str,
         model_name: str,
         device: str = "auto",
-        batch_size: int | None = None,
+        batch_size: int | str | None = None,
+        precision: str = "auto",
+        attention: str = "auto",
+        compile: bool = False,
+        prefetch: int = DEFAULT_PREFETCH_BATCHES,
     ) -> None:
         """Wrap ``model``; it is moved to ``device`` and put in eval mode.
 
+        Args:
+            name, model, mode, model_name: see the attributes.
+            device: ``"auto"``, ``"cpu"``, ``"cuda"`` (``"cuda:N"``) or ``"mps"``.
+            batch_size: objects per forward pass; ``"auto"``: as many as fit in the free CUDA memory (1 on
+                other devices); None: ``"auto"`` on CUDA, :data:`DEFAULT_MAX_BATCH` elsewhere.
+            precision: ``"auto"`` (bf16 on CUDA, fp32 elsewhere), ``"fp32"`` or ``"bf16"``.
+            attention: ``"auto"`` (sdpa on CUDA, reference elsewhere), ``"sdpa"`` or ``"reference"``.
+            compile: ``torch.compile`` the image encoder (slow first call per batch shape).
+            prefetch: batches read ahead by the segment pipeline (0: read in the main thread).
+
         Raises:
-            InputError: a batch size below 1.
+            InputError: a batch size below 1, an unknown precision or attention, a negative prefetch.
             EngineError: unavailable device.
         """
+        from rossam_geo.model.fast import (
+            auto_batch_size,
+            configure_for_inference,
+            resolve_attention,
+            resolve_precision,
+        )
         from rossam_geo.model.rossam import PREDICT_MODES
 
         if mode not in PREDICT_MODES:
             raise InputError(
                 f"unknown mode {mode!r} for the {name} engine; choose one of: {', '.join(PREDICT_MODES)}"
             )
-        if batch_size is not None and int(batch_size) < 1:
-            raise InputError(f"batch_size must be >= 1, got {batch_size}")
+        if batch_size != "auto" and batch_size is not None and int(batch_size) < 1:
+            raise InputError(
+                f"batch_size must be >= 1, got {batch_size}; or 'auto' to fit the free CUDA memory"
+            )
+        if int(prefetch) < 0:
+            raise InputError(f"prefetch must be >= 0 batches, got {prefetch}")
         self.device = resolve_device(device)
         self.name = name
         self.mode = mode
         self.model_name = model_name
+        self.precision = resolve_precision(precision, self.device)
+        self.attention = resolve_attention(attention, self.device)
+        self.prefetch_batches = int(prefetch)
         self.model = model.to(self.device).eval()
         self.input_size_px: int | None = model.image_size_px
-        self.max_batch = int(batch_size) if batch_size else DEFAULT_MAX_BATCH.get(self.device.type, 1)
+        configure_for_inference(self.model, attention=self.attention, compile_encoder=False)
+        if batch_size == "auto" or (batch_size is None and self.device.type == "cuda"):
+            self.max_batch = auto_batch_size(self.model, self.mode, self.precision)
+        else:
+            self.max_batch = int(batch_size) if batch_size else DEFAULT_MAX_BATCH.get(self.device.type, 1)
+        if compile:
+            configure_for_inference(self.model, attention=self.attention, compile_encoder=True)
 
     def _autocast(self) -> contextlib.AbstractContextManager[object]:
+        from rossam_geo.model.fast import autocast_context
+
+        return autocast_context(self.device, self.precision)
+
+    def _to_device(self, array: np.ndarray) -> torch.Tensor:
+        """Host array -> device tensor; on CUDA through pinned memory, without blocking the host."""
         import torch
 
+        tensor = torch.from_numpy(np.ascontiguousarray(array))
         if self.device.type == "cuda":
-            return torch.autocast("cuda", dtype=torch.bfloat16)
-        return contextlib.nullcontext()
+            return tensor.pin_memory().to(self.device, non_blocking=True)
+        return tensor.to(self.device)
 
     def predict(self, images_rgb_u8: np.ndarray, boxes_px_xyxy: np.ndarray) -> EnginePrediction:
         """Segment one object per image; see :meth:`rossam_geo.engines.base.Engine.predict`.
@@ -148,11 +196,14 @@ class SamFamilyEngine:
         with torch.inference_mode(), self._autocast():
             for start in range(0, images.shape[0], self.max_batch):
                 stop = start + self.max_batch
-                chunk = torch.from_numpy(np.ascontiguousarray(images[start:stop])).to(self.device)
-                box_chunk = torch.from_numpy(boxes[start:stop]).to(self.device, torch.float32)
+                chunk = self._to_device(images[start:stop])
+                box_chunk = self._to_device(boxes[start:stop].astype(np.float32))
                 logits, scores = self.model.predict(chunk, box_chunk, mode=self.mode)  # type: ignore[arg-type]
-                logits_parts.append(logits.float().cpu().numpy())
-                score_parts.append(scores.float().cpu().numpy())
+                # One device-to-host synchronisation per chunk: the scores ride along with the logits.
+                side = logits.shape[-1]
+                packed = torch.cat([logits.float().flatten(1), scores.float()[:, None]], dim=1).cpu().numpy()
+                logits_parts.append(packed[:, :-1].reshape(-1, logits.shape[-2], side))
+                score_parts.append(packed[:, -1])
         if not logits_parts:
             side = int(size or 0)
             return EnginePrediction(np.zeros((0, side, side), np.float32), np.zeros(0, np.float32))
@@ -259,26 +310,46 @@ def _rossam_model(weights: str | Path, base_weights: str | Path | None) -> tuple
 
 
 # ------------------------------------------------------------------------------------------ factories
+SPEED_OPTIONS: tuple[str, ...] = ("precision", "attention", "compile", "prefetch")
+
+
+def _speed_options(speed: dict[str, Any]) -> dict[str, Any]:
+    """Check the names of the speed options passed through a factory.
+
+    Raises:
+        InputError: an unknown option.
+    """
+    unknown = sorted(set(speed) - set(SPEED_OPTIONS))
+    if unknown:
+        raise InputError(f"unknown engine options {unknown}; speed options are: {', '.join(SPEED_OPTIONS)}")
+    return speed
+
+
 def build_rossam_engine(
     weights: str | Path | None = None,
     device: str = "auto",
-    batch_size: int | None = None,
+    batch_size: int | str | None = None,
     mode: str = "hq",
     base_weights: str | Path | None = None,
     config: RosSamConfig | str | None = None,
     model: RosSam | None = None,
+    **speed: Any,
 ) -> SamFamilyEngine:
     """The ``rossam`` engine: ROS-SAM with LoRA merged for inference.
 
     Args:
         weights: an adapter ``.safetensors`` (its base is found from its metadata through the weights manager
-            and checked against the recorded SHA-256), a merged export, or a reference-code folder.
+            and checked against the recorded SHA-256), a merged export, or a reference-code folder. None
+            (with no ``config`` or ``model``): the compact model bundled with the package,
+            ``rossam-compact-v1`` (128 px input; use trained vit_l weights for the best quality).
         device: ``"auto"``, ``"cpu"``, ``"cuda"`` or ``"mps"``.
-        batch_size: objects per forward pass (default 8 on CUDA, 1 on the CPU).
+        batch_size: objects per forward pass, or ``"auto"`` (default: from free memory on CUDA, 1 on the
+            CPU).
         mode: ``"hq"`` (HQ token, default) or ``"sam+hq"`` (SAM-decoder + HQ logits); ``"sam"`` also works.
         base_weights: the adapter's base file, where it is not where the metadata says.
         config: build a randomly initialised network of this configuration (tests, benchmarks).
         model: use this network as is (tests); its LoRA gets merged.
+        **speed: ``precision``, ``attention``, ``compile``, ``prefetch`` (see :class:`SamFamilyEngine`).
 
     Raises:
         WeightsError: no weights given (the message tells how to get them), base weights missing.
@@ -296,10 +367,20 @@ def build_rossam_engine(
 
         net, model_name = _random_model(config, lora_rank=DEFAULT_LORA_RANK)
     else:
-        raise WeightsError(_NO_ROSSAM_WEIGHTS)
+        from rossam_geo.model.compact import COMPACT_MODEL_NAME, bundled_weights_path, load_bundled
+
+        if bundled_weights_path() is None:
+            raise WeightsError(_NO_ROSSAM_WEIGHTS)
+        net, model_name = load_bundled(), COMPACT_MODEL_NAME
     net.merge_lora()
     return SamFamilyEngine(
-        name="rossam", model=net, mode=mode, model_name=model_name, device=device, batch_size=batch_size
+        name="rossam",
+        model=net,
+        mode=mode,
+        model_name=model_name,
+        device=device,
+        batch_size=batch_size,
+        **_speed_options(speed),
     )
 
 
@@ -309,9 +390,10 @@ def _official_engine(
     family: str | None,
     weights: str | Path | None,
     device: str,
-    batch_size: int | None,
+    batch_size: int | str | None,
     config: RosSamConfig | str | None,
     model: RosSam | None,
+    speed: dict[str, Any],
 ) -> SamFamilyEngine:
     if model is not None:
         net, model_name = model, f"{model.config.name} (given model)"
@@ -321,51 +403,63 @@ def _official_engine(
         net, model_name = _official_model(weights or DEFAULT_WEIGHTS[engine], family, engine)
     net.merge_lora()
     return SamFamilyEngine(
-        name=engine, model=net, mode=mode, model_name=model_name, device=device, batch_size=batch_size
+        name=engine,
+        model=net,
+        mode=mode,
+        model_name=model_name,
+        device=device,
+        batch_size=batch_size,
+        **_speed_options(speed),
     )
 
 
 def build_sam_engine(
     weights: str | Path | None = None,
     device: str = "auto",
-    batch_size: int | None = None,
+    batch_size: int | str | None = None,
     config: RosSamConfig | str | None = None,
     model: RosSam | None = None,
+    **speed: Any,
 ) -> SamFamilyEngine:
     """The ``sam`` engine: an official SAM (or HQ-SAM) checkpoint through SAM's own decoder.
 
     Args:
         weights: checkpoint path or registry name (default ``"sam_vit_b"``, which must be in the cache).
         device: ``"auto"``, ``"cpu"``, ``"cuda"`` or ``"mps"``.
-        batch_size: objects per forward pass (default 8 on CUDA, 1 on the CPU).
+        batch_size: objects per forward pass, or ``"auto"`` (default: from free memory on CUDA, 1 on the
+            CPU).
         config: build a randomly initialised network of this configuration (tests).
         model: use this network as is (tests).
+        **speed: ``precision``, ``attention``, ``compile``, ``prefetch`` (see :class:`SamFamilyEngine`).
 
     Raises:
         WeightsError: weights not found (the message tells how to fetch them).
         CheckpointError: not a SAM-family checkpoint.
     """
-    return _official_engine("sam", "sam", None, weights, device, batch_size, config, model)
+    return _official_engine("sam", "sam", None, weights, device, batch_size, config, model, speed)
 
 
 def build_hq_sam_engine(
     weights: str | Path | None = None,
     device: str = "auto",
-    batch_size: int | None = None,
+    batch_size: int | str | None = None,
     config: RosSamConfig | str | None = None,
     model: RosSam | None = None,
+    **speed: Any,
 ) -> SamFamilyEngine:
     """The ``hq-sam`` engine: an official HQ-SAM checkpoint, HQ-token output (``hq_token_only``).
 
     Args:
         weights: checkpoint path or registry name (default ``"sam_hq_vit_b"``, which must be in the cache).
         device: ``"auto"``, ``"cpu"``, ``"cuda"`` or ``"mps"``.
-        batch_size: objects per forward pass (default 8 on CUDA, 1 on the CPU).
+        batch_size: objects per forward pass, or ``"auto"`` (default: from free memory on CUDA, 1 on the
+            CPU).
         config: build a randomly initialised network of this configuration (tests).
         model: use this network as is (tests).
+        **speed: ``precision``, ``attention``, ``compile``, ``prefetch`` (see :class:`SamFamilyEngine`).
 
     Raises:
         WeightsError: weights not found, or a plain SAM checkpoint.
         CheckpointError: not a SAM-family checkpoint.
     """
-    return _official_engine("hq-sam", "hq", "hq-sam", weights, device, batch_size, config, model)
+    return _official_engine("hq-sam", "hq", "hq-sam", weights, device, batch_size, config, model, speed)

@@ -135,7 +135,8 @@ def test_rossam_engine_from_merged_export(tmp_path, trained_on_hq):
     assert np.abs(pred.mask_logits - expected.numpy()).max() <= 1e-5
 
 
-def test_rossam_engine_without_weights_explains():
+def test_rossam_engine_without_weights_or_bundle_explains(monkeypatch):
+    monkeypatch.setattr("rossam_geo.model.compact.bundled_weights_path", lambda: None)
     with pytest.raises(
         WeightsError, match=r"needs trained ROS-SAM weights: none are published.*rossam-geo train"
     ):

@@ -1,0 +1,633 @@
+"""Seeded synthetic overhead scenes with exact instance masks.
+
+Scene kinds: ``airfield`` (airplanes, terminal, boarding bridges), ``harbour`` (ships at piers and in the
+basin), ``sea`` (ships with wakes among waves), ``parking`` (cars and trucks in rows), ``road`` (vehicles
+along roads), ``rail`` (trains on tracks) and ``sar`` (bright ships on dark speckled sea, grayscale).
+Pixels are x right, y down; object polygons are filled with OpenCV at 1/16 px precision, so masks are
+exact pixel-centre rasterisations of the drawn outlines.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from rossam_geo.errors import InputError
+from rossam_geo.synth import shapes
+from rossam_geo.synth.backgrounds import fields_mosaic, fractal_noise, procedural, raster_crop, speckle
+
+SCENE_KINDS: tuple[str, ...] = ("airfield", "harbour", "sea", "parking", "road", "rail", "sar")
+#: Default share of each scene kind.
+KIND_WEIGHTS: dict[str, float] = {
+    "airfield": 0.2,
+    "harbour": 0.13,
+    "sea": 0.1,
+    "parking": 0.17,
+    "road": 0.12,
+    "rail": 0.1,
+    "sar": 0.18,
+}
+CATEGORIES: tuple[str, ...] = ("airplane", "ship", "car", "truck", "train")
+
+_SHIFT = 4  # OpenCV fixed-point bits: coordinates in 1/16 px
+_VEHICLE_COLOURS = np.array(
+    [
+        [235, 235, 235],
+        [20, 20, 22],
+        [120, 120, 125],
+        [180, 180, 185],
+        [150, 25, 25],
+        [30, 50, 120],
+        [200, 200, 190],
+        [60, 70, 60],
+        [210, 170, 40],
+        [90, 30, 30],
+    ],
+    np.float32,
+)
+
+
+def _fill(target: np.ndarray, polys: Sequence[np.ndarray], value: float, line_type: int) -> None:
+    """Fill each polygon on its own: one fillPoly call with several contours would XOR their overlaps."""
+    for poly in polys:
+        pts = np.round(poly * (1 << _SHIFT)).astype(np.int32)
+        cv2.fillPoly(target, [pts], value, lineType=line_type, shift=_SHIFT)
+
+
+@dataclass
+class SynthScene:
+    """One generated scene.
+
+    Attributes:
+        image_rgb: (H, W, 3) uint8 RGB (SAR scenes: the gray level in all three bands).
+        masks: (N, H, W) bool, one per object, disjoint (later objects occlude earlier ones).
+        classes: N category names from :data:`CATEGORIES`.
+        kind: scene kind from :data:`SCENE_KINDS`.
+    """
+
+    image_rgb: np.ndarray
+    masks: np.ndarray
+    classes: list[str]
+    kind: str
+
+    @property
+    def boxes_px_xyxy(self) -> np.ndarray:
+        """(N, 4) float64 tight XYXY pixel-edge boxes of the masks."""
+        from rossam_geo.train.transforms import masks_to_boxes_xyxy
+
+        return masks_to_boxes_xyxy(self.masks)
+
+
+@dataclass
+class _Canvas:
+    image: np.ndarray  # (H, W, 3) float32
+    rng: np.random.Generator
+    masks: list[np.ndarray] = field(default_factory=list)
+    classes: list[str] = field(default_factory=list)
+    occupied: np.ndarray | None = None
+    sun_xy: np.ndarray = field(default_factory=lambda: np.zeros(2))
+
+    @property
+    def hw(self) -> tuple[int, int]:
+        return self.image.shape[0], self.image.shape[1]
+
+    def raster(self, polys: Sequence[np.ndarray]) -> np.ndarray:
+        mask = np.zeros(self.hw, np.uint8)
+        _fill(mask, polys, 1, cv2.LINE_8)
+        return mask.astype(bool)
+
+    def paint(
+        self, polys: Sequence[np.ndarray], colour: np.ndarray | Sequence[float], aa: bool = True
+    ) -> None:
+        """Draw filled polygons (not an object: no mask) with antialiased edges."""
+        layer = np.zeros(self.hw, np.float32)
+        _fill(layer, polys, 1.0, cv2.LINE_AA if aa else cv2.LINE_8)
+        alpha = layer[..., None]
+        self.image = self.image * (1 - alpha) + np.asarray(colour, np.float32) * alpha
+
+    def shadow(self, polys: Sequence[np.ndarray], height_px: float) -> None:
+        offset = self.sun_xy * height_px
+        if np.hypot(*offset) < 0.3:
+            return
+        layer = np.zeros(self.hw, np.float32)
+        _fill(layer, [p + offset for p in polys], 1.0, cv2.LINE_AA)
+        self.image *= 1.0 - layer[..., None] * self.rng.uniform(0.3, 0.55)
+
+    def free(self, polys: Sequence[np.ndarray], margin_px: int = 1) -> bool:
+        """Whether the outline lies (centre) inside the scene and clear of earlier objects."""
+        mask = self.raster(polys)
+        if not mask.any():
+            return False
+        if self.occupied is None:
+            return True
+        if margin_px > 0:
+            mask = cv2.dilate(mask.astype(np.uint8), np.ones((2 * margin_px + 1,) * 2, np.uint8)).astype(bool)
+        return not (mask & self.occupied).any()
+
+    def add_object(
+        self,
+        polys: Sequence[np.ndarray],
+        category: str,
+        colour: np.ndarray,
+        height_px: float,
+        details: Callable[[], None] | None = None,
+    ) -> bool:
+        """Cast the shadow, fill the object with a shaded colour, record its exact mask."""
+        mask = self.raster(polys)
+        if mask.sum() < 2:
+            return False
+        self.shadow(polys, height_px)
+        layer = np.zeros(self.hw, np.float32)
+        _fill(layer, polys, 1.0, cv2.LINE_AA)
+        # Antialiased edge weight, but exactly 1 inside the mask: the labelled pixels are the object's.
+        alpha = np.maximum(layer, mask.astype(np.float32))[..., None]
+        gradient = fractal_noise(self.hw, self.rng, octaves=3)[..., None] * self.rng.uniform(0, 40) - 20
+        fill = np.clip(np.asarray(colour, np.float32) + gradient, 0, 255)
+        self.image = self.image * (1 - alpha) + fill * alpha
+        if details is not None:
+            details()
+        for m in self.masks:
+            m &= ~mask
+        self.masks.append(mask)
+        self.classes.append(category)
+        self.occupied = mask if self.occupied is None else (self.occupied | mask)
+        return True
+
+
+def _log_uniform(rng: np.random.Generator, lo: float, hi: float) -> float:
+    return float(np.exp(rng.uniform(np.log(lo), np.log(hi))))
+
+
+def _ground(canvas: _Canvas, palettes: Sequence[str], rasters: Sequence[str | Path], p_raster: float) -> None:
+    rng = canvas.rng
+    image = raster_crop(canvas.hw, rng, rasters) if rng.random() < p_raster else None
+    if image is None:
+        image = (
+            fields_mosaic(canvas.hw, rng)
+            if rng.random() < 0.25
+            else procedural(canvas.hw, rng, str(rng.choice(list(palettes))))
+        )
+    canvas.image = image
+
+
+def _vehicle_colour(rng: np.random.Generator) -> np.ndarray:
+    colour = _VEHICLE_COLOURS[int(rng.integers(len(_VEHICLE_COLOURS)))]
+    return np.clip(colour + rng.normal(0, 10, 3), 0, 255).astype(np.float32)
+
+
+def _light_colour(rng: np.random.Generator) -> np.ndarray:
+    if rng.random() < 0.8:
+        return np.full(3, rng.uniform(185, 250), np.float32) + rng.normal(0, 5, 3).astype(np.float32)
+    return _vehicle_colour(rng)
+
+
+def _distractor_blobs(canvas: _Canvas, count: int) -> None:
+    """Unlabelled buildings, trees and marks."""
+    rng = canvas.rng
+    height, width = canvas.hw
+    for _ in range(count):
+        centre = (rng.uniform(0, width), rng.uniform(0, height))
+        if rng.random() < 0.5:
+            size = _log_uniform(rng, 4, 60)
+            poly = shapes.place(
+                [shapes.rect(size, size * rng.uniform(0.4, 1.0))], centre, rng.uniform(0, np.pi)
+            )
+            if canvas.free(poly, 2):
+                canvas.shadow(poly, size * 0.2)
+                canvas.paint(poly, rng.uniform(60, 230, 3))
+        else:
+            r = _log_uniform(rng, 2, 10)
+            poly = [shapes._ellipse(centre[0], centre[1], r, r * rng.uniform(0.8, 1.0), 12)]
+            if canvas.free(poly, 1):
+                canvas.shadow(poly, r)
+                canvas.paint(poly, (rng.uniform(30, 70), rng.uniform(60, 100), rng.uniform(30, 60)))
+
+
+def _lines(canvas: _Canvas, count: int, colour: Sequence[float], width_px: float) -> None:
+    rng = canvas.rng
+    height, width = canvas.hw
+    for _ in range(count):
+        p0 = np.array([rng.uniform(0, width), rng.uniform(0, height)])
+        angle = rng.uniform(0, np.pi)
+        length = rng.uniform(20, 2 * max(height, width))
+        poly = shapes.place([shapes.rect(length, width_px)], tuple(p0), angle)
+        canvas.paint(poly, colour)
+
+
+# ------------------------------------------------------------------------------------------ scene kinds
+def _airfield(canvas: _Canvas, rasters: Sequence[str | Path]) -> None:
+    rng = canvas.rng
+    height, width = canvas.hw
+    _ground(canvas, ("tarmac", "concrete", "grass", "dry"), rasters, 0.15)
+    _lines(
+        canvas, int(rng.integers(0, 6)), rng.choice([[220, 200, 60], [230, 230, 230]]), rng.uniform(0.6, 2)
+    )
+    length = _log_uniform(rng, 8, 170)
+    n = int(rng.integers(1, 10))
+    base_angle = rng.uniform(0, 2 * np.pi)
+    aligned = rng.random() < 0.6
+    terminal = None
+    if rng.random() < 0.5:
+        t_w = rng.uniform(0.15, 0.4) * width
+        terminal = shapes.place(
+            [shapes.rect(2.5 * width, t_w)], (width / 2, -t_w / 2 + rng.uniform(0, 0.3) * height), 0.0
+        )
+        canvas.shadow(terminal, 6)
+        canvas.paint(terminal, rng.uniform(100, 220, 3))
+    for _ in range(n * 3):
+        if len(canvas.masks) >= n:
+            break
+        scale = length * rng.uniform(0.75, 1.25)
+        angle = base_angle + (rng.normal(0, 0.1) if aligned else rng.uniform(0, 2 * np.pi))
+        centre = (rng.uniform(0, width), rng.uniform(0, height))
+        polys = shapes.place(shapes.airplane(scale, rng), centre, angle)
+        if not canvas.free(polys, 2):
+            continue
+        if terminal is not None and rng.random() < 0.5:
+            # Boarding bridge: a grey arm from the terminal edge to beside the fuselage.
+            nose = np.array(centre) + 0.3 * scale * np.array([np.cos(angle), np.sin(angle)])
+            top = terminal[0][:, 1].max()
+            arm = np.array(
+                [
+                    [nose[0] - 0.02 * scale - 1, top],
+                    [nose[0] + 0.02 * scale + 1, top],
+                    [nose[0] + 0.02 * scale + 1, nose[1]],
+                    [nose[0] - 0.02 * scale - 1, nose[1]],
+                ]
+            )
+            if nose[1] > top:
+                canvas.shadow([arm], 3)
+                canvas.paint([arm], rng.uniform(120, 200, 3))
+        canvas.add_object(polys, "airplane", _light_colour(rng), scale * rng.uniform(0.03, 0.12))
+    _distractor_blobs(canvas, int(rng.integers(0, 5)))
+
+
+def _wake(canvas: _Canvas, centre: tuple[float, float], angle: float, length: float, beam: float) -> None:
+    rng = canvas.rng
+    direction = np.array([np.cos(angle), np.sin(angle)])
+    stern = np.array(centre) - direction * length / 2
+    wake_len = length * rng.uniform(0.5, 3.0)
+    spread = rng.uniform(0.15, 0.4)
+    for sign in (-1, 1):
+        tip_dir = np.array([np.cos(angle + np.pi + sign * spread), np.sin(angle + np.pi + sign * spread)])
+        tip = stern + tip_dir * wake_len
+        side = np.array([-direction[1], direction[0]]) * sign * beam * 0.4
+        poly = np.array([stern + side, tip + side * 2, tip + side * 3, stern + side * 1.4])
+        canvas.paint([poly], np.full(3, rng.uniform(150, 230)) * 0.6 + canvas.image.mean((0, 1)) * 0.4)
+    turb = np.array([stern, stern - direction * wake_len * 0.6])
+    canvas.paint(
+        [shapes.place([shapes.rect(wake_len * 0.6, beam * 0.7)], tuple(turb.mean(0)), angle)[0]],
+        np.full(3, rng.uniform(120, 200)),
+    )
+
+
+def _waves(canvas: _Canvas, count: int) -> None:
+    rng = canvas.rng
+    height, width = canvas.hw
+    angle = rng.uniform(0, np.pi)
+    for _ in range(count):
+        length = _log_uniform(rng, 2, 14)
+        poly = shapes.place(
+            [shapes.rect(length, rng.uniform(0.6, 1.6))],
+            (rng.uniform(0, width), rng.uniform(0, height)),
+            angle + rng.normal(0, 0.2),
+        )
+        canvas.paint(poly, np.full(3, rng.uniform(120, 230)))
+
+
+def _ship_object(
+    canvas: _Canvas, centre: tuple[float, float], angle: float, length: float, wake: bool
+) -> bool:
+    rng = canvas.rng
+    local = shapes.ship(length, rng)
+    polys = shapes.place(local, centre, angle)
+    if not canvas.free(polys, 2):
+        return False
+    beam = float(np.ptp(local[0][:, 1]))
+    if wake:
+        _wake(canvas, centre, angle, length, beam)
+
+    def details() -> None:
+        if length < 12:
+            return
+        for _ in range(int(rng.integers(1, 4))):
+            sx = rng.uniform(-0.35, 0.2) * length
+            sup = shapes.place(
+                [shapes.rect(length * rng.uniform(0.08, 0.25), beam * rng.uniform(0.4, 0.75)) + [sx, 0]],
+                centre,
+                angle,
+            )
+            canvas.paint(sup, rng.uniform(40, 250, 3))
+
+    colour = _vehicle_colour(rng) if rng.random() < 0.6 else _light_colour(rng)
+    return canvas.add_object(polys, "ship", colour, length * rng.uniform(0.02, 0.08), details)
+
+
+def _harbour(canvas: _Canvas, rasters: Sequence[str | Path]) -> None:
+    rng = canvas.rng
+    height, width = canvas.hw
+    canvas.image = procedural(canvas.hw, rng, str(rng.choice(["water", "green_water"])))
+    land = procedural(canvas.hw, rng, str(rng.choice(["concrete", "urban", "tarmac"])))
+    coast = rng.uniform(0.1, 0.4) * height
+    yy = np.mgrid[0:height, 0:width][0]
+    land_mask = yy < coast + 6 * fractal_noise(canvas.hw, rng, 2)
+    canvas.image[land_mask] = land[land_mask]
+    length = _log_uniform(rng, 8, 200)
+    pier_w = rng.uniform(3, 14)
+    piers = []
+    for x in np.arange(rng.uniform(0, width / 3), width, max(length * rng.uniform(0.4, 1.3), 2 * pier_w + 8)):
+        pier_len = rng.uniform(0.3, 0.9) * height
+        poly = np.array([[x, 0], [x + pier_w, 0], [x + pier_w, coast + pier_len], [x, coast + pier_len]])
+        canvas.paint([poly], land.mean((0, 1)) + rng.normal(0, 10, 3))
+        piers.append((x, pier_w, coast + pier_len))
+    canvas.occupied = canvas.raster([np.array([[0, 0], [width, 0], [width, coast], [0, coast]])])
+    for x, w, end in piers:
+        canvas.occupied |= canvas.raster([np.array([[x, 0], [x + w, 0], [x + w, end], [x, end]])])
+    for _ in range(int(rng.integers(1, 10)) * 3):
+        if len(canvas.masks) >= 10:
+            break
+        scale = length * rng.uniform(0.6, 1.3)
+        if piers and rng.random() < 0.7:
+            x, w, end = piers[int(rng.integers(len(piers)))]
+            side = 1 if rng.random() < 0.5 else -1
+            beam = scale * 0.2
+            cx = x + w / 2 + side * (w / 2 + beam / 2 + rng.uniform(0.5, 2))
+            cy = rng.uniform(coast + scale / 2, max(coast + scale / 2 + 1, end))
+            angle = np.pi / 2 * (1 if rng.random() < 0.5 else -1) + rng.normal(0, 0.02)
+            _ship_object(canvas, (cx, cy), angle, scale, False)
+        else:
+            centre = (rng.uniform(0, width), rng.uniform(coast, height))
+            _ship_object(canvas, centre, rng.uniform(0, 2 * np.pi), scale, rng.random() < 0.5)
+    canvas.occupied = None if not canvas.masks else np.any(canvas.masks, axis=0)
+
+
+def _sea(canvas: _Canvas, rasters: Sequence[str | Path]) -> None:
+    rng = canvas.rng
+    height, width = canvas.hw
+    canvas.image = procedural(canvas.hw, rng, str(rng.choice(["water", "green_water"])))
+    _waves(canvas, int(rng.integers(0, 80)))
+    n = int(rng.integers(1, 7))
+    for _ in range(n * 3):
+        if len(canvas.masks) >= n:
+            break
+        centre = (rng.uniform(0, width), rng.uniform(0, height))
+        _ship_object(canvas, centre, rng.uniform(0, 2 * np.pi), _log_uniform(rng, 5, 160), rng.random() < 0.7)
+
+
+def _vehicle(canvas: _Canvas, centre: tuple[float, float], angle: float, length: float, truck: bool) -> bool:
+    rng = canvas.rng
+    local = shapes.truck(length, rng) if truck else shapes.car(length, rng)
+    polys = shapes.place(local, centre, angle)
+    if not canvas.free(polys, 1 if length > 6 else 0):
+        return False
+    width = float(np.ptp(local[0][:, 1]))
+
+    def details() -> None:
+        if length < 8 or truck:
+            return
+        glass = shapes.place([shapes.rect(length * 0.12, width * 0.8) + [length * 0.18, 0]], centre, angle)
+        canvas.paint(glass, np.full(3, rng.uniform(10, 60)))
+        roof = shapes.place([shapes.rect(length * 0.35, width * 0.7) - [length * 0.05, 0]], centre, angle)
+        canvas.paint(
+            roof,
+            canvas.image[
+                int(np.clip(centre[1], 0, canvas.hw[0] - 1)), int(np.clip(centre[0], 0, canvas.hw[1] - 1))
+            ]
+            * rng.uniform(0.85, 1.15),
+        )
+
+    colour = _vehicle_colour(rng) if not truck or rng.random() < 0.5 else _light_colour(rng)
+    return canvas.add_object(
+        polys, "truck" if truck else "car", colour, length * rng.uniform(0.08, 0.2), details
+    )
+
+
+def _parking(canvas: _Canvas, rasters: Sequence[str | Path]) -> None:
+    rng = canvas.rng
+    height, width = canvas.hw
+    _ground(canvas, ("tarmac", "concrete", "urban"), rasters, 0.15)
+    length = _log_uniform(rng, 5, 45)
+    angle = rng.uniform(0, np.pi)
+    along = np.array([np.cos(angle), np.sin(angle)])
+    across = np.array([-along[1], along[0]])
+    pitch = length * rng.uniform(0.5, 0.75)
+    row_gap = length * rng.uniform(1.1, 2.5)
+    centre = np.array([width / 2, height / 2])
+    line_colour = np.full(3, rng.uniform(180, 240))
+    span = int(max(height, width) / min(pitch, row_gap)) + 2
+    fill = rng.uniform(0.3, 0.95)
+    for r in range(-span // 2, span // 2 + 1):
+        row_c = centre + along * r * row_gap
+        if abs(r) > max(height, width) / row_gap:
+            continue
+        for k in range(-span, span + 1):
+            c = row_c + across * k * pitch
+            if not (-length < c[0] < width + length and -length < c[1] < height + length):
+                continue
+            if rng.random() < 0.5 and length > 6:
+                mark = shapes.place([shapes.rect(length * 1.1, 0.6)], tuple(c + across * pitch / 2), angle)
+                canvas.paint(mark, line_colour)
+            if rng.random() < fill and len(canvas.masks) < 40:
+                flip = np.pi if rng.random() < 0.5 else 0.0
+                jitter = rng.normal(0, 0.05 * length, 2)
+                truck = rng.random() < 0.1
+                _vehicle(
+                    canvas,
+                    tuple(c + jitter),
+                    angle + flip + rng.normal(0, 0.04),
+                    length * (rng.uniform(1.4, 2.2) if truck else rng.uniform(0.85, 1.15)),
+                    truck,
+                )
+    _distractor_blobs(canvas, int(rng.integers(0, 6)))
+
+
+def _road(canvas: _Canvas, rasters: Sequence[str | Path]) -> None:
+    rng = canvas.rng
+    height, width = canvas.hw
+    _ground(canvas, ("grass", "dry", "urban", "soil"), rasters, 0.3)
+    _distractor_blobs(canvas, int(rng.integers(0, 8)))
+    canvas.occupied = None
+    length = _log_uniform(rng, 5, 50)
+    for _ in range(int(rng.integers(1, 3))):
+        angle = rng.uniform(0, np.pi)
+        lanes = int(rng.integers(1, 5))
+        lane_w = length * rng.uniform(0.55, 0.8)
+        centre = np.array([rng.uniform(0.2, 0.8) * width, rng.uniform(0.2, 0.8) * height])
+        road = shapes.place([shapes.rect(3 * max(height, width), lanes * lane_w + 2)], tuple(centre), angle)
+        canvas.paint(road, np.full(3, rng.uniform(50, 130)) + rng.normal(0, 5, 3))
+        along = np.array([np.cos(angle), np.sin(angle)])
+        across = np.array([-along[1], along[0]])
+        for lane in range(lanes):
+            offset = (lane - (lanes - 1) / 2) * lane_w
+            if lane > 0:
+                mark = shapes.place(
+                    [shapes.rect(3 * max(height, width), 0.5)],
+                    tuple(centre + across * (offset - lane_w / 2)),
+                    angle,
+                )
+                canvas.paint(mark, np.full(3, 220.0))
+            t = -max(height, width)
+            while t < max(height, width):
+                t += length * rng.uniform(1.3, 6.0)
+                truck = rng.random() < 0.15
+                heading = angle if lane >= lanes / 2 else angle + np.pi
+                _vehicle(
+                    canvas,
+                    tuple(centre + along * t + across * offset),
+                    heading + rng.normal(0, 0.03),
+                    length * (rng.uniform(1.5, 3.0) if truck else rng.uniform(0.85, 1.15)),
+                    truck,
+                )
+
+
+def _rail(canvas: _Canvas, rasters: Sequence[str | Path]) -> None:
+    rng = canvas.rng
+    height, width = canvas.hw
+    _ground(canvas, ("grass", "dry", "urban", "soil"), rasters, 0.3)
+    angle = rng.uniform(0, np.pi)
+    along = np.array([np.cos(angle), np.sin(angle)])
+    across = np.array([-along[1], along[0]])
+    gauge = rng.uniform(3, 12)
+    tracks = int(rng.integers(1, 5))
+    spacing = gauge * rng.uniform(1.8, 3.0)
+    centre = np.array([rng.uniform(0.3, 0.7) * width, rng.uniform(0.3, 0.7) * height])
+    big = 3 * max(height, width)
+    bed = shapes.place([shapes.rect(big, tracks * spacing + gauge)], tuple(centre), angle)
+    canvas.paint(bed, np.array([120, 110, 100], np.float32) + rng.normal(0, 15, 3))
+    for k in range(tracks):
+        c = centre + across * (k - (tracks - 1) / 2) * spacing
+        for side in (-0.4, 0.4):
+            rail = shapes.place(
+                [shapes.rect(big, max(0.4, gauge * 0.08))], tuple(c + across * side * gauge), angle
+            )
+            canvas.paint(rail, np.full(3, rng.uniform(150, 210)))
+        if rng.random() < 0.7:
+            length = _log_uniform(rng, 40, 2.5 * max(height, width))
+            t = rng.uniform(-0.5, 0.5) * max(height, width)
+            polys, bodies = shapes.train(length, rng)
+            placed = shapes.place(polys, tuple(c + along * t), angle)
+            if not canvas.free(placed, 1):
+                continue
+            colours = [_vehicle_colour(rng) for _ in bodies]
+            placed_bodies = shapes.place(bodies, tuple(c + along * t), angle)
+
+            def details(
+                placed_bodies: list[np.ndarray] = placed_bodies, colours: list[np.ndarray] = colours
+            ) -> None:
+                if rng.random() < 0.6:
+                    for body, colour in zip(placed_bodies, colours, strict=True):
+                        canvas.paint([body], colour)
+
+            canvas.add_object(placed, "train", _vehicle_colour(rng), gauge * 0.5, details)
+    _distractor_blobs(canvas, int(rng.integers(0, 6)))
+
+
+def _sar(canvas: _Canvas, rasters: Sequence[str | Path]) -> None:
+    """Grayscale SAR-like scene: dark sea, optional bright land, bright ships, all with speckle."""
+    rng = canvas.rng
+    height, width = canvas.hw
+    looks = float(rng.uniform(1.0, 5.0))
+    sea_level = rng.uniform(10, 60)
+    gray = np.full(canvas.hw, sea_level, np.float32) * (0.7 + 0.6 * fractal_noise(canvas.hw, rng, 3))
+    if rng.random() < 0.35:
+        yy, xx = np.mgrid[0:height, 0:width]
+        angle = rng.uniform(0, 2 * np.pi)
+        d = (xx - width / 2) * np.cos(angle) + (yy - height / 2) * np.sin(angle)
+        land = d > rng.uniform(0.2, 0.5) * max(height, width) + 15 * fractal_noise(canvas.hw, rng, 3)
+        gray[land] = (rng.uniform(60, 140) * (0.5 + fractal_noise(canvas.hw, rng, 5)))[land]
+        canvas.occupied = cv2.dilate(land.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)
+    canvas.image = np.repeat(gray[..., None], 3, axis=2)
+    n = int(rng.integers(1, 12))
+    size_hi = 40.0 if rng.random() < 0.7 else 160.0
+    for _ in range(n * 3):
+        if len(canvas.masks) >= n:
+            break
+        length = _log_uniform(rng, 4, size_hi)
+        local = shapes.ship(length, rng)
+        centre = (rng.uniform(0, width), rng.uniform(0, height))
+        polys = shapes.place(local, centre, rng.uniform(0, 2 * np.pi))
+        if not canvas.free(polys, 2):
+            continue
+        canvas.sun_xy = np.zeros(2)
+        canvas.add_object(polys, "ship", np.full(3, rng.uniform(120, 255), np.float32), 0.0)
+        if rng.random() < 0.3:  # faint azimuth sidelobe streak through the ship (not part of it)
+            streak = shapes.place(
+                [shapes.rect(length * rng.uniform(1.5, 4), 0.8)], centre, rng.choice([0, np.pi / 2])
+            )
+            canvas.paint(streak, np.full(3, rng.uniform(60, 140)))
+    canvas.image = canvas.image * speckle(canvas.hw, rng, looks)[..., None]
+
+
+_KIND_FUNCS: dict[str, Callable[[_Canvas, Sequence[str | Path]], None]] = {
+    "airfield": _airfield,
+    "harbour": _harbour,
+    "sea": _sea,
+    "parking": _parking,
+    "road": _road,
+    "rail": _rail,
+    "sar": _sar,
+}
+
+
+def _sensor(image: np.ndarray, rng: np.random.Generator, sar: bool) -> np.ndarray:
+    """Haze, blur, gain and noise of the imaging system."""
+    if not sar and rng.random() < 0.3:
+        haze = rng.uniform(0.05, 0.35)
+        image = image * (1 - haze) + rng.uniform(170, 235) * haze
+    sigma = rng.uniform(0.0, 1.3)
+    if sigma > 0.3:
+        image = cv2.GaussianBlur(image, (0, 0), sigma)
+    image = image * rng.uniform(0.75, 1.25) + rng.uniform(-15, 15)
+    if not sar:
+        image = image + rng.normal(0, rng.uniform(0, 6), image.shape).astype(np.float32)
+    out = np.clip(image, 0, 255).astype(np.uint8)
+    if not sar and rng.random() < 0.08:
+        out = np.repeat(cv2.cvtColor(out, cv2.COLOR_RGB2GRAY)[..., None], 3, axis=2)
+    return out
+
+
+def generate_scene(
+    seed: int | Sequence[int] | np.random.Generator,
+    size_px: int = 256,
+    kind: str | None = None,
+    background_rasters: Sequence[str | Path] = (),
+) -> SynthScene:
+    """Generate one scene; the same seed and arguments give the same scene.
+
+    Args:
+        seed: an integer (or sequence of integers) seeding numpy's default generator, or a generator.
+        size_px: side of the square scene in pixels.
+        kind: one of :data:`SCENE_KINDS`; None draws one with :data:`KIND_WEIGHTS`.
+        background_rasters: paths of permissively licensed rasters whose crops may serve as backgrounds.
+
+    Returns:
+        The :class:`SynthScene` (possibly with zero objects when none fitted; callers skip those).
+
+    Raises:
+        InputError: unknown kind or a size below 32 px.
+    """
+    if size_px < 32:
+        raise InputError(f"size_px must be at least 32, got {size_px}")
+    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+    if kind is None:
+        kinds = list(KIND_WEIGHTS)
+        weights = np.array([KIND_WEIGHTS[k] for k in kinds])
+        kind = kinds[int(rng.choice(len(kinds), p=weights / weights.sum()))]
+    if kind not in _KIND_FUNCS:
+        raise InputError(f"unknown scene kind {kind!r}; choose one of: {', '.join(SCENE_KINDS)}")
+    sun = rng.uniform(0, 2 * np.pi)
+    canvas = _Canvas(
+        image=np.zeros((size_px, size_px, 3), np.float32),
+        rng=rng,
+        sun_xy=np.array([np.cos(sun), np.sin(sun)]) * rng.uniform(0.3, 1.5),
+    )
+    _KIND_FUNCS[kind](canvas, background_rasters)
+    image = _sensor(canvas.image.astype(np.float32), rng, kind == "sar")
+    masks = np.stack(canvas.masks) if canvas.masks else np.zeros((0, size_px, size_px), bool)
+    keep = masks.sum(axis=(1, 2)) >= 2
+    classes = [c for c, k in zip(canvas.classes, keep, strict=True) if k]
+    return SynthScene(image_rgb=image, masks=masks[keep], classes=classes, kind=kind)
