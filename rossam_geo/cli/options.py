@@ -57,6 +57,52 @@ def engine_options(func: F) -> F:
     return func
 
 
+def speed_options(func: F) -> F:
+    """--precision, --attention, --compile: inference speed of the SAM-family engines."""
+    options = [
+        click.option(
+            "--precision",
+            type=click.Choice(["auto", "fp32", "bf16"]),
+            default="auto",
+            show_default=True,
+            help="SAM-family engines: bf16 autocast or fp32 (auto: bf16 on CUDA, fp32 elsewhere).",
+        ),
+        click.option(
+            "--attention",
+            type=click.Choice(["auto", "sdpa", "reference"]),
+            default="auto",
+            show_default=True,
+            help="SAM-family engines: encoder attention kernel (auto: sdpa on CUDA, reference elsewhere).",
+        ),
+        click.option(
+            "--compile",
+            "compile_encoder",
+            is_flag=True,
+            help="SAM-family engines: torch.compile the encoder.",
+        ),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def speed_engine_options(
+    engine: str, precision: str, attention: str, compile_encoder: bool
+) -> dict[str, Any]:
+    """Engine keyword options for the non-default speed settings; refused for the weight-free engines."""
+    chosen: dict[str, Any] = {}
+    if precision != "auto":
+        chosen["precision"] = precision
+    if attention != "auto":
+        chosen["attention"] = attention
+    if compile_encoder:
+        chosen["compile"] = True
+    if chosen and engine in ("box", "grabcut"):
+        flags = ", ".join("--compile" if k == "compile" else f"--{k}" for k in chosen)
+        raise click.UsageError(f"{flags}: only for the rossam, sam and hq-sam engines, not {engine!r}")
+    return chosen
+
+
 def crop_options(func: F) -> F:
     """--crop-size, --upsample, --no-crop, --bands."""
     options = [

@@ -8,7 +8,13 @@ from typing import Any
 
 import click
 
-from rossam_geo.cli.options import crop_options, engine_options, verbosity_options
+from rossam_geo.cli.options import (
+    crop_options,
+    engine_options,
+    speed_engine_options,
+    speed_options,
+    verbosity_options,
+)
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
@@ -20,6 +26,7 @@ from rossam_geo.cli.options import crop_options, engine_options, verbosity_optio
 @click.option("--layer-name", default="objects", show_default=True, help="Output layer.")
 @click.option("--prompt-layer", default=None, help="Layer of a multi-layer prompt file.")
 @engine_options
+@speed_options
 @crop_options
 @click.option(
     "--simplify", "simplify_px", type=click.FloatRange(min=0), default=0.0, help="Tolerance in pixels."
@@ -60,6 +67,9 @@ def segment(
     weights: str | None,
     device: str,
     batch_size: int | None,
+    precision: str,
+    attention: str,
+    compile_encoder: bool,
     crop_size: int,
     upsample: float,
     no_crop: bool,
@@ -103,7 +113,12 @@ def segment(
     for target in (out_path, Path(preview) if preview is not None else None):
         if target is not None:
             target.parent.mkdir(parents=True, exist_ok=True)
+    speed = speed_engine_options(engine, precision, attention, compile_encoder)
     if scheduler is not None:
+        if speed:
+            raise click.UsageError(
+                "--precision, --attention and --compile are not passed to Dask workers yet"
+            )
         _run_distributed(scene, prompts, output, layer_name, mode, scheduler, preview, console, locals())
         return
     try:
@@ -113,6 +128,7 @@ def segment(
             engine=engine,
             weights=weights,
             device=device,
+            engine_options=speed,
             batch_size=batch_size,
             crop_size=crop_size,
             upsample=upsample,
@@ -185,11 +201,22 @@ def _run_distributed(
         raise SystemExit(1)
 
 
-def _run(scene: str, prompts: str, *, engine: str, weights: str | None, device: str, **kwargs: Any) -> Any:
+def _run(
+    scene: str,
+    prompts: str,
+    *,
+    engine: str,
+    weights: str | None,
+    device: str,
+    engine_options: dict[str, Any],
+    **kwargs: Any,
+) -> Any:
     """Build the engine and segment (separate so the engine build shares the error handling)."""
     from rossam_geo.api import Segmenter
 
-    segmenter = Segmenter(engine, weights=weights, device=device, batch_size=kwargs.get("batch_size"))
+    segmenter = Segmenter(
+        engine, weights=weights, device=device, batch_size=kwargs.get("batch_size"), **engine_options
+    )
     return segmenter.segment_scene(scene, prompts, **kwargs)
 
 

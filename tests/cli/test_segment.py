@@ -102,3 +102,42 @@ def test_pixel_csv_grabcut_output_crs_and_preview(tmp_path, scene, pixel_csv):
 def test_quiet_prints_nothing_on_success(tmp_path, scene, lonlat_prompts):
     result = _run(scene, lonlat_prompts, "-o", tmp_path / "o.gpkg", "--engine", "box", "-q")
     assert result.exit_code == 0 and result.output == ""
+
+
+def test_speed_options_reach_the_sam_family_engine(tmp_path, scene, lonlat_prompts, monkeypatch):
+    import rossam_geo.api
+    from rossam_geo.engines.box import BoxEngine
+
+    received: dict[str, object] = {}
+
+    def fake_get_engine(name, **options):
+        received.update(options, name=name)
+        return BoxEngine()
+
+    monkeypatch.setattr(rossam_geo.api, "get_engine", fake_get_engine)
+    out = tmp_path / "out.gpkg"
+    result = _run(
+        scene,
+        lonlat_prompts,
+        "-o",
+        out,
+        "--engine",
+        "rossam",
+        "--precision",
+        "bf16",
+        "--attention",
+        "sdpa",
+        "--compile",
+    )
+    assert result.exit_code == 0, result.output
+    assert received["name"] == "rossam"
+    assert (received["precision"], received["attention"], received["compile"]) == ("bf16", "sdpa", True)
+
+
+def test_speed_options_are_refused_for_weight_free_engines(tmp_path, scene, lonlat_prompts):
+    result = _run(
+        scene, lonlat_prompts, "-o", tmp_path / "out.gpkg", "--engine", "grabcut", "--precision", "bf16"
+    )
+    assert result.exit_code == 2
+    assert "--precision: only for the rossam, sam and hq-sam engines, not 'grabcut'" in result.output
+    assert not (tmp_path / "out.gpkg").exists()
