@@ -391,9 +391,7 @@ def segment(
     Loads the engine for this call only; use :class:`Segmenter` to keep a model loaded. ``engine_options``
     go to the engine's factory (for instance ``mode`` of the rossam engine).
     """
-    if isinstance(engine, str):
-        engine = get_engine(engine, weights=weights, device=device, batch_size=batch_size, **engine_options)
-    segmenter = Segmenter(engine)
+    segmenter = Segmenter(engine, weights=weights, device=device, batch_size=batch_size, **engine_options)
     return segmenter.segment(
         scene,
         boxes,

@@ -416,6 +416,21 @@ def _write_safetensors(state: StateDict, path: Path, header: dict[str, str], ove
     return path
 
 
+def _metadata(model: RosSam, file_format: str, base_name: str, base_sha256: str) -> AdapterMetadata:
+    """The header of an adapter or merged file written from ``model``."""
+    return AdapterMetadata(
+        format=file_format,
+        format_version=FORMAT_VERSION,
+        arch=model.config.name,
+        config=model.config,
+        lora_rank=model.lora_rank,
+        lora_alpha=model.lora_alpha,
+        base_name=base_name,
+        base_sha256=base_sha256,
+        package_version=_package_version(),
+    )
+
+
 def _package_version() -> str:
     from rossam_geo import __version__
 
@@ -451,17 +466,7 @@ def save_adapter(
     """
     if not _SHA256_RE.match(base_sha256):
         raise InputError(f"base_sha256 must be 64 lowercase hex digits, got {base_sha256!r}")
-    meta = AdapterMetadata(
-        format=ADAPTER_FORMAT,
-        format_version=FORMAT_VERSION,
-        arch=model.config.name,
-        config=model.config,
-        lora_rank=model.lora_rank,
-        lora_alpha=model.lora_alpha,
-        base_name=base_name,
-        base_sha256=base_sha256,
-        package_version=_package_version(),
-    )
+    meta = _metadata(model, ADAPTER_FORMAT, base_name, base_sha256)
     state = _unmerged_state(model, adapter_keys(model))
     return _write_safetensors(state, Path(path), meta.to_header(), overwrite)
 
@@ -525,17 +530,7 @@ def export_merged(
         if layer is not None and not layer.merged:
             value = value + layer.lora_delta_weight().detach().to(value.dtype)
         state[key] = value.cpu().contiguous()
-    meta = AdapterMetadata(
-        format=MERGED_FORMAT,
-        format_version=FORMAT_VERSION,
-        arch=model.config.name,
-        config=model.config,
-        lora_rank=model.lora_rank,
-        lora_alpha=model.lora_alpha,
-        base_name=base_name,
-        base_sha256=base_sha256,
-        package_version=_package_version(),
-    )
+    meta = _metadata(model, MERGED_FORMAT, base_name, base_sha256)
     return _write_safetensors(state, Path(path), meta.to_header(), overwrite)
 
 

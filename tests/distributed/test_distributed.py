@@ -12,28 +12,11 @@ import shapely
 from rossam_geo.distributed import parse_scheduler, run_segment_distributed, run_tracks_distributed
 from rossam_geo.errors import InputError, OutputExistsError
 from rossam_geo.video.annotations import read_annotations
-from rossam_geo.video.tracks import TrackJob, run_tracks
+from rossam_geo.video.tracks import TRACK_COLUMNS, TrackJob, run_tracks
 from tests.geo.fakes import UTM33_TRANSFORM, make_geotiff
 
-COMPARED = [
-    "frame",
-    "track_id",
-    "class",
-    "score",
-    "area",
-    "area_unit",
-    "status",
-    "reason",
-    "box_xmin",
-    "box_ymin",
-    "box_xmax",
-    "box_ymax",
-    "box_cx",
-    "box_cy",
-    "source",
-    "engine",
-    "model",
-]
+#: Every output column except the two that depend on when the run happened.
+COMPARED = [c for c in TRACK_COLUMNS if c not in ("timestamp", "created")]
 
 
 def _job(frames, **kwargs) -> TrackJob:
