@@ -17,19 +17,22 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
 from rossam_geo.engines import Engine, get_engine
 from rossam_geo.errors import CRSError, PromptError
+from rossam_geo.pipeline.output import RESUME_FIELDS as RESUME_FIELDS  # re-exported
+from rossam_geo.pipeline.output import ChunkedFeatures, FeatureFrameBuilder
+from rossam_geo.pipeline.output import check_resumable as check_resumable  # re-exported
 
 if TYPE_CHECKING:
     import geopandas
-    import pyproj
     from shapely.geometry.base import BaseGeometry
 
     from rossam_geo.io import PromptSet, SceneInfo
+    from rossam_geo.pipeline.output import OutputSink
 
 #: what ``boxes`` may be: a prompt file, a GeoDataFrame, an (N, 4) array, or prompts already read.
 Boxes = Any
@@ -62,6 +65,8 @@ class SceneSegmentation:
         boxes_px_xyxy: (N, 4) the prompt boxes in scene pixels (before clipping; NaN where unusable).
         geometries_scene: the polygons in the scene CRS (pixels when not georeferenced), in prompt order.
         seconds: wall time of the segmentation (prompts read to features built).
+        already_done: prompts that a resumed run (:meth:`Segmenter.segment_to_file`) found finished in the
+            output and did not segment again; 0 otherwise.
     """
 
     features: geopandas.GeoDataFrame
@@ -69,6 +74,7 @@ class SceneSegmentation:
     boxes_px_xyxy: np.ndarray
     geometries_scene: list[BaseGeometry]
     seconds: float
+    already_done: int = 0
 
 
 def prompts_from_geodataframe(
@@ -210,11 +216,116 @@ class Segmenter:
         progress: bool = False,
     ) -> SceneSegmentation:
         """Like :meth:`segment`, returning the features with the pixel boxes and scene-CRS polygons."""
-        import geopandas as gpd
-        import pyproj
+        options = dict(
+            crop_size=crop_size,
+            upsample=upsample,
+            crop=crop,
+            batch_size=batch_size,
+            bands=bands,
+            simplify_px=simplify_px,
+            all_parts=all_parts,
+            output_crs=output_crs,
+            boxes_crs=boxes_crs,
+            layer=layer,
+            class_field=class_field,
+            pixel=pixel,
+            progress=progress,
+        )
+        return self._run_scene(scene, boxes, None, **options)
 
-        from rossam_geo import io
-        from rossam_geo.pipeline.features import OUTPUT_COLUMNS, feature_rows, outcome_geometry
+    def segment_to_file(
+        self,
+        scene: str | Path,
+        boxes: Boxes,
+        output: str | Path,
+        *,
+        out_layer: str = "objects",
+        mode: Literal["create", "overwrite", "append", "resume"] = "create",
+        every_seconds: float = 30.0,
+        every_features: int = 1000,
+        **options: Any,
+    ) -> SceneSegmentation:
+        """Segment a scene into a GeoPackage layer, writing the features in chunks as the run goes.
+
+        Each chunk is one atomic write (:class:`rossam_geo.io.GeoPackageWriter`: a temporary copy of the file
+        moved into place), made at least every ``every_seconds`` and whenever ``every_features`` wait, and
+        once more when the run is interrupted with Ctrl-C; a run killed outright loses at most the features
+        of the last ``every_seconds``. ``mode="resume"`` then finishes the run.
+
+        Args:
+            scene: raster path.
+            boxes: prompts, as for :meth:`segment`.
+            output: the ``.gpkg`` file.
+            out_layer: its layer (``layer`` in ``options`` is the prompt file's layer).
+            mode: ``"create"`` (the output must not exist), ``"overwrite"`` (replaced at the first
+                chunk), ``"append"`` (add to the layer) or ``"resume"``: keep the features of this scene
+                already in the layer (matched on ``source`` = the scene's file name and ``prompt_id``),
+                segment only the missing prompts, and replace the features that ended ``failed`` by their
+                new result (in the same atomic write as the new feature). Without an output, ``"resume"``
+                is a normal run.
+            every_seconds, every_features: when chunks are written.
+            **options: keyword options of :meth:`segment_scene`.
+
+        Returns:
+            The segmentation of the prompts segmented by this call (all of them unless resumed), with
+            ``already_done`` counting the prompts a resumed run found finished.
+
+        Raises:
+            OutputExistsError: ``mode="create"`` and the output exists.
+            InputError: a wrong mode, or ``mode="resume"`` on a layer made by another engine or model, or
+                on a layer that rossam_geo did not write.
+        """
+        from rossam_geo.pipeline import output as pipeline_output
+
+        out_path = pipeline_output.check_write_mode(output, mode)
+        scene_name = Path(str(scene)).name
+        prompts = _load_prompts(
+            boxes,
+            scene_name=scene_name,
+            boxes_crs=options.get("boxes_crs"),
+            layer=options.get("layer"),
+            class_field=options.get("class_field"),
+            pixel=bool(options.get("pixel", False)),
+        )
+        run = pipeline_output.open_output(
+            out_path,
+            out_layer,
+            mode,
+            scene_name=scene_name,
+            prompt_ids=prompts.ids,
+            engine=self.engine,
+            every_seconds=every_seconds,
+            every_features=every_features,
+        )
+        todo = pipeline_output.subset_prompts(prompts, run.todo)
+        result = self._run_scene(scene, todo, run.sink, **options)
+        run.finish(result.features)
+        result.already_done = run.already_done
+        return result
+
+    def _run_scene(
+        self,
+        scene: str | Path,
+        boxes: Boxes,
+        sink: OutputSink | None,
+        *,
+        crop_size: int = 512,
+        upsample: float = 2.0,
+        crop: bool = True,
+        batch_size: int | None = None,
+        bands: Sequence[int] | None = None,
+        simplify_px: float = 0.0,
+        all_parts: bool = False,
+        output_crs: Any = None,
+        boxes_crs: Any = None,
+        layer: str | None = None,
+        class_field: str | None = None,
+        pixel: bool = False,
+        progress: bool = False,
+    ) -> SceneSegmentation:
+        """:meth:`segment_scene`, handing the features to ``sink`` in chunks when one is given."""
+        from rossam_geo import geo, io
+        from rossam_geo.pipeline.features import outcome_geometry
         from rossam_geo.pipeline.run import ReaderSource, iter_box_masks
 
         started = time.perf_counter()
@@ -234,16 +345,20 @@ class Segmenter:
                 class_field=class_field,
                 pixel=pixel,
             )
-            from rossam_geo import geo
-
             if prompts.crs is None:
                 boxes_px = np.asarray(prompts.boxes_xyxy, dtype=np.float64).reshape(-1, 4)
             else:
                 boxes_px = geo.boxes_to_pixels(prompts.boxes_xyxy, prompts.crs, info)
+            frame = FeatureFrameBuilder(
+                prompts, info, self.engine, crop_size, upsample, created, output_crs, sink is not None
+            )
             stretch = reader.compute_stretch(bands) if info.dtype != "uint8" else None
             source = ReaderSource(reader, bands=bands, stretch=stretch)
-            outcomes, geometries = [], []
-            with _progress(progress, len(boxes_px), f"segmenting {info.name}") as advance:
+            collected = ChunkedFeatures(frame, sink)
+            with (
+                _progress(progress, len(boxes_px), f"segmenting {info.name}") as advance,
+                collected.collecting(),
+            ):
                 for outcome in iter_box_masks(
                     source,
                     boxes_px,
@@ -260,33 +375,10 @@ class Segmenter:
                     if outcome.status == "ok" and geom.is_empty:
                         outcome.status, outcome.reason = "failed", "the mask does not overlap the box"
                     outcome.mask = None
-                    outcomes.append(outcome)
-                    geometries.append(geom)
-        rows = feature_rows(
-            outcomes,
-            geometries,
-            prompt_ids=prompts.ids,
-            classes=prompts.classes,
-            attributes=prompts.attributes,
-            scene_crs=info.crs,
-            pixel_area=abs(info.transform.determinant),
-            engine_name=self.engine.name,
-            model_name=self.engine.model_name,
-            crop_size=crop_size,
-            upsample=upsample,
-            source_name=info.name,
-            created_utc=created,
-        )
-        out_crs: pyproj.CRS | None = info.crs
-        out_geoms: list[Any] = list(geometries)
-        if output_crs is not None and info.crs is not None:
-            out_crs = pyproj.CRS.from_user_input(output_crs)
-            out_geoms = geo.reproject_geometries(geometries, info.crs, out_crs)
-        records = [row.attributes for row in rows]
-        frame = gpd.GeoDataFrame(
-            records, columns=_columns(records, OUTPUT_COLUMNS), geometry=out_geoms, crs=out_crs
-        )
-        return SceneSegmentation(frame, info, boxes_px, geometries, time.perf_counter() - started)
+                    collected.add(outcome, geom)
+        features = collected.features()
+        geometries = collected.geometries
+        return SceneSegmentation(features, info, boxes_px, geometries, time.perf_counter() - started)
 
     def segment(self, scene: str | Path, boxes: Boxes, **kwargs: Any) -> geopandas.GeoDataFrame:
         """Segment one object per prompt box in a scene.
@@ -350,18 +442,6 @@ class Segmenter:
                 full = keep_box_parts(full, outcome.box_px_xyxy, all_parts=all_parts)
             results.append(MaskResult(full, outcome.score, outcome.status, outcome.reason))
         return results
-
-
-def _columns(records: list[dict[str, Any]], first: Sequence[str]) -> list[str]:
-    """Our columns first, then carried-over attributes in order of first appearance."""
-    names = list(first)
-    seen = set(names)
-    for record in records:
-        for key in record:
-            if key not in seen:
-                names.append(key)
-                seen.add(key)
-    return names
 
 
 def segment(

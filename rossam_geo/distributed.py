@@ -333,14 +333,10 @@ def _segment_scene_task(
 
 
 def _done_sources(out_path: str, layer: str) -> set[str]:
-    import pyogrio
+    from rossam_geo.io import read_layer_table
 
-    if not Path(out_path).exists():
-        return set()
-    if layer not in [str(n) for n in pyogrio.list_layers(out_path)[:, 0]]:
-        return set()
-    table = pyogrio.read_dataframe(out_path, layer=layer, columns=["source"], read_geometry=False)
-    return {str(s) for s in table["source"]}
+    table = read_layer_table(out_path, layer, ["source"])
+    return set() if table is None else {str(s) for s in table["source"]}
 
 
 def run_segment_distributed(

@@ -33,6 +33,12 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--minutes", type=float, default=40.0)
     parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument(
+        "--init-weights",
+        type=Path,
+        default=None,
+        help="start from this merged compact export instead of a random initialisation",
+    )
     parser.add_argument("--install", action="store_true", help="copy the result into rossam_geo/data/")
     args = parser.parse_args()
 
@@ -52,7 +58,12 @@ def main() -> None:
     print(f"dataset ready in {gen_minutes:.1f} min: {ann}", flush=True)
     weights = args.work_dir / f"{COMPACT_MODEL_NAME}.safetensors"
     settings = CompactTrainSettings(minutes=args.minutes, batch_size=args.batch_size, seed=args.seed)
-    summary = train_compact(ann, weights, settings, log=lambda line: print(line, flush=True))
+    model = None
+    if args.init_weights is not None:
+        from rossam_geo.model.checkpoint import load_merged
+
+        model = load_merged(args.init_weights)
+    summary = train_compact(ann, weights, settings, log=lambda line: print(line, flush=True), model=model)
     card = {
         "name": COMPACT_MODEL_NAME,
         "weights": weights.name,
@@ -64,12 +75,15 @@ def main() -> None:
             "seed": args.seed,
             "background_rasters": [p.name for p in rasters],
         },
+        "initialisation": "random" if args.init_weights is None else args.init_weights.name,
         "generation_minutes": round(gen_minutes, 2),
         **summary,
         "machine": f"{platform.machine()} {platform.processor() or ''}".strip(),
         "cpu_count": os.cpu_count(),
         "command": "python scripts/train_compact.py "
-        + " ".join(f"--{k.replace('_', '-')} {v}" for k, v in vars(args).items() if k not in ("install",)),
+        + " ".join(
+            f"--{k.replace('_', '-')} {v}" for k, v in vars(args).items() if k != "install" and v is not None
+        ),
     }
     card_path = args.work_dir / f"{COMPACT_MODEL_NAME}.json"
     card_path.write_text(json.dumps(card, indent=1), encoding="utf-8")

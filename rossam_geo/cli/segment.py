@@ -46,6 +46,11 @@ from rossam_geo.cli.options import (
 @click.option("--overwrite", is_flag=True, help="Replace an existing output file.")
 @click.option("--append", is_flag=True, help="Add the features to an existing output file.")
 @click.option(
+    "--resume",
+    is_flag=True,
+    help="Finish an interrupted run: segment only the prompts missing from the output (failed ones again).",
+)
+@click.option(
     "--preview",
     type=click.Path(dir_okay=False),
     default=None,
@@ -82,6 +87,7 @@ def segment(
     class_field: str | None,
     overwrite: bool,
     append: bool,
+    resume: bool,
     preview: str | None,
     scheduler: str | None,
     verbose: int,
@@ -91,6 +97,9 @@ def segment(
 
     PROMPTS: GeoPackage, GeoJSON, Shapefile or FlatGeobuf (box envelopes, any CRS), CSV (xmin,ymin,xmax,ymax
     with --prompts-crs or --pixel) or COCO JSON (pixel boxes of the image named like SCENE).
+
+    Features are written in chunks as the run goes (each chunk an atomic write), so an interrupted run keeps
+    what it finished; --resume then segments only the prompts missing from the output.
     """
     from rich.console import Console
 
@@ -99,11 +108,16 @@ def segment(
     console = Console(stderr=True, quiet=quiet)
     if overwrite and append:
         raise click.UsageError("use either --overwrite or --append, not both")
-    mode = "overwrite" if overwrite else "append" if append else "create"
+    if overwrite and resume:
+        raise click.UsageError(
+            "use either --overwrite (start again) or --resume (keep the features already written), not both"
+        )
+    mode = "overwrite" if overwrite else "resume" if resume else "append" if append else "create"
     out_path = Path(output)
     if out_path.exists() and mode == "create":
         raise click.ClickException(
-            f"output {output!r} exists; use --overwrite to replace it or --append to add to it"
+            f"output {output!r} exists; use --overwrite to replace it or --append to add to it "
+            "(--resume to finish an interrupted run)"
         )
     if preview is not None and Path(preview).exists() and not overwrite:
         raise click.ClickException(f"preview {preview!r} exists; use --overwrite to replace it")
@@ -125,6 +139,9 @@ def segment(
         result = _run(
             scene,
             prompts,
+            output=out_path,
+            out_layer=layer_name,
+            mode=mode,
             engine=engine,
             weights=weights,
             device=device,
@@ -143,9 +160,6 @@ def segment(
             pixel=pixel,
             progress=not quiet,
         )
-        from rossam_geo import io
-
-        io.write_features(result.features, out_path, layer=layer_name, mode=mode)  # type: ignore[arg-type]
         if preview is not None:
             _write_preview(result, scene, bands, preview)
     except RossamError as exc:
@@ -171,6 +185,8 @@ def _run_distributed(
     if preview is not None:
         raise click.UsageError("--preview draws one scene; run without --scheduler for a preview")
     try:
+        if mode == "resume":
+            _check_distributed_resume(output, layer_name, o["engine"])
         result = segment_command(
             [scene],
             prompts,
@@ -201,23 +217,36 @@ def _run_distributed(
         raise SystemExit(1)
 
 
+def _check_distributed_resume(output: str, layer_name: str, engine: str) -> None:
+    """With --scheduler the engine is built on the workers only, so --resume compares engine names."""
+    from rossam_geo import io
+    from rossam_geo.api import RESUME_FIELDS, check_resumable
+
+    table = io.read_layer_table(output, layer_name, list(RESUME_FIELDS))
+    if table is not None:
+        check_resumable(table, output, layer_name, engine)
+
+
 def _run(
     scene: str,
     prompts: str,
     *,
+    output: Path,
+    out_layer: str,
+    mode: str,
     engine: str,
     weights: str | None,
     device: str,
     engine_options: dict[str, Any],
     **kwargs: Any,
 ) -> Any:
-    """Build the engine and segment (separate so the engine build shares the error handling)."""
+    """Build the engine, segment and write (separate so the engine build shares the error handling)."""
     from rossam_geo.api import Segmenter
 
     segmenter = Segmenter(
         engine, weights=weights, device=device, batch_size=kwargs.get("batch_size"), **engine_options
     )
-    return segmenter.segment_scene(scene, prompts, **kwargs)
+    return segmenter.segment_to_file(scene, prompts, output, out_layer=out_layer, mode=mode, **kwargs)
 
 
 def _write_preview(result: Any, scene: str, bands: list[int] | None, preview: str) -> None:
@@ -257,6 +286,8 @@ def _summary(console: Any, result: Any, output: str, layer: str, verbose: int) -
     if verbose:
         for _, row in problems.iterrows():
             console.print(escape(f"  prompt {row['prompt_id']}: {row['status']}: {row['reason']}"))
+    if result.already_done:
+        console.print(f"{result.already_done} boxes were already in the output (resumed run)")
     console.print(
         f"wrote {output} (layer {layer!r}); {result.seconds:.2f} s, {per_box * 1000:.1f} ms per box"
     )

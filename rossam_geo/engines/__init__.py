@@ -36,9 +36,7 @@ def get_engine(name: str, **options: Any) -> Engine:
     try:
         target = ENGINE_FACTORIES[name]
     except KeyError:
-        raise EngineError(
-            f"unknown engine {name!r}; choose one of: {', '.join(ENGINE_FACTORIES)}"
-        ) from None
+        raise EngineError(f"unknown engine {name!r}; choose one of: {', '.join(ENGINE_FACTORIES)}") from None
     module_name, attr = target.split(":")
     factory = getattr(importlib.import_module(module_name), attr)
     engine: Engine = factory(**options)

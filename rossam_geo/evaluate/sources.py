@@ -21,10 +21,9 @@ Ids are compared as strings, so ``7`` and ``"7"`` match. A prediction that canno
 
 from __future__ import annotations
 
-import warnings
 from pathlib import Path
 
-from rossam_geo.errors import InputError
+from rossam_geo.errors import InputError, RasterError
 from rossam_geo.evaluate.coco import decode_coco_segmentation, read_coco_ground_truth, read_coco_results
 from rossam_geo.evaluate.masks import CroppedMask
 from rossam_geo.evaluate.objects import (
@@ -41,6 +40,7 @@ from rossam_geo.evaluate.vector import (
     read_vector_ground_truth,
     read_vector_predictions,
 )
+from rossam_geo.io import read_band
 
 MASK_SUFFIXES = (".png", ".tif", ".tiff")
 
@@ -78,9 +78,6 @@ def _looks_like_coco(path: Path) -> bool:
 
 def read_mask_folder(path: str | Path, gt: GroundTruth) -> Predictions:
     """Read a folder of per-object mask rasters named ``<prompt_id>.png|.tif|.tiff`` (nonzero = object)."""
-    import rasterio
-    from rasterio.errors import NotGeoreferencedWarning, RasterioIOError
-
     folder = Path(path)
     matched: dict[str, Prediction] = {}
     unmatched: list[str] = []
@@ -97,12 +94,9 @@ def read_mask_folder(path: str | Path, gt: GroundTruth) -> Predictions:
             continue
         grid = gt.images[obj.image_id]
         try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", NotGeoreferencedWarning)
-                with rasterio.open(file) as ds:
-                    band = ds.read(1)
-        except RasterioIOError as exc:
-            matched[oid] = Prediction(oid, None, None, "error", f"cannot read {file.name}: {exc}")
+            band = read_band(file)
+        except RasterError as exc:
+            matched[oid] = Prediction(oid, None, None, "error", str(exc))
             continue
         if band.shape != grid.shape:
             matched[oid] = Prediction(

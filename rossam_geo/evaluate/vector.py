@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import warnings
 from pathlib import Path
 from typing import Any
 
@@ -23,22 +22,17 @@ from rossam_geo.evaluate.objects import (
     optional_float,
     optional_str,
 )
+from rossam_geo.io import read_pixel_grid, read_vector_layer
 
 
 def read_raster_grid(path: str | Path) -> ImageGrid:
-    """The pixel grid (size, transform, CRS) of a raster, without reading its pixels."""
-    import rasterio
-    from rasterio.errors import NotGeoreferencedWarning, RasterioIOError
+    """The pixel grid (size, transform, CRS) of a raster, without reading its pixels.
 
-    path = Path(path)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", NotGeoreferencedWarning)
-            with rasterio.open(path) as ds:
-                crs = CRS.from_user_input(ds.crs.to_wkt()) if ds.crs else None
-                return ImageGrid(path.name, path.name, ds.height, ds.width, ds.transform, crs)
-    except RasterioIOError as exc:
-        raise InputError(f"cannot open raster {path} ({exc}); give a GDAL-readable raster") from None
+    Raises:
+        RasterError: the raster is missing or GDAL cannot open it.
+    """
+    grid = read_pixel_grid(path)
+    return ImageGrid(grid.name, grid.name, grid.height, grid.width, grid.transform, grid.crs)
 
 
 def rasterize_geometry(geometry: Any, grid: ImageGrid) -> CroppedMask:
@@ -70,19 +64,6 @@ def rasterize_geometry(geometry: Any, grid: ImageGrid) -> CroppedMask:
     return CroppedMask.from_window(burnt, row0, col0, grid.shape)
 
 
-def _read_vector(path: Path, layer: str | None) -> Any:
-    import geopandas as gpd
-
-    if not path.exists():
-        raise InputError(f"file not found: {path}; check the path")
-    try:
-        return gpd.read_file(path, layer=layer, fid_as_index=True)
-    except Exception as exc:  # pyogrio raises several unrelated types for unreadable files
-        raise InputError(
-            f"cannot read {path} as a vector file ({exc}); give a GeoPackage, GeoJSON or Shapefile"
-        ) from None
-
-
 def _crs_of(frame: Any) -> CRS | None:
     return None if frame.crs is None else CRS.from_user_input(frame.crs)
 
@@ -110,7 +91,7 @@ def read_vector_ground_truth(
     """
     path = Path(path)
     grid = read_raster_grid(raster)
-    frame = _read_vector(path, layer)
+    frame = read_vector_layer(path, layer=layer)
     _require_fields(frame, path, [id_field, class_field])
     frame = _to_grid_crs(frame, grid, path)
     ids = frame[id_field] if id_field else frame.index
@@ -169,7 +150,7 @@ def read_vector_predictions(
         layer: layer name for multi-layer files.
     """
     path = Path(path)
-    frame = _read_vector(path, layer)
+    frame = read_vector_layer(path, layer=layer)
     frame_crs = _crs_of(frame)
     georef_grid = read_raster_grid(raster) if raster is not None else None
     ids = frame["prompt_id"] if "prompt_id" in frame.columns else frame.index

@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 
 from rossam_geo.errors import InputError
-from rossam_geo.synth import shapes
+from rossam_geo.synth import shapes, vehicles
 from rossam_geo.synth.backgrounds import fields_mosaic, fractal_noise, procedural, raster_crop, speckle
 
 SCENE_KINDS: tuple[str, ...] = ("airfield", "harbour", "sea", "parking", "road", "rail", "sar")
@@ -262,8 +262,39 @@ def _airfield(canvas: _Canvas, rasters: Sequence[str | Path]) -> None:
             if nose[1] > top:
                 canvas.shadow([arm], 3)
                 canvas.paint([arm], rng.uniform(120, 200, 3))
-        canvas.add_object(polys, "airplane", _light_colour(rng), scale * rng.uniform(0.03, 0.12))
+        colour = _light_colour(rng)
+        canvas.add_object(
+            polys,
+            "airplane",
+            colour,
+            scale * rng.uniform(0.03, 0.12),
+            _airplane_livery(canvas, polys, colour),
+        )
     _distractor_blobs(canvas, int(rng.integers(0, 5)))
+
+
+def _airplane_livery(canvas: _Canvas, polys: list[np.ndarray], colour: np.ndarray) -> Callable[[], None]:
+    """Details inside an airplane: wings and pods in other shades, livery on the tail and fuselage.
+
+    ``polys`` are :func:`shapes.airplane`'s parts in its order: fuselage, two wings, two tailplanes, pods.
+    """
+    rng = canvas.rng
+
+    def details() -> None:
+        fuselage, wings, tails, pods = polys[0], polys[1:3], polys[3:5], polys[5:]
+        if rng.random() < 0.7:
+            canvas.paint(wings, np.clip(colour * rng.uniform(0.7, 0.95), 0, 255))
+        if pods:
+            canvas.paint(pods, np.full(3, rng.uniform(60, 200)))
+        canvas.paint([fuselage], colour)
+        if rng.random() < 0.5:
+            livery = rng.uniform(20, 230, 3).astype(np.float32)
+            canvas.paint(tails, livery)
+            if rng.random() < 0.5:
+                centre = fuselage.mean(axis=0)
+                canvas.paint([centre + (fuselage - centre) * np.array([0.35, 0.35])], livery)
+
+    return details
 
 
 def _wake(canvas: _Canvas, centre: tuple[float, float], angle: float, length: float, beam: float) -> None:
@@ -378,70 +409,103 @@ def _sea(canvas: _Canvas, rasters: Sequence[str | Path]) -> None:
         _ship_object(canvas, centre, rng.uniform(0, 2 * np.pi), _log_uniform(rng, 5, 160), rng.random() < 0.7)
 
 
-def _vehicle(canvas: _Canvas, centre: tuple[float, float], angle: float, length: float, truck: bool) -> bool:
+def _vehicle(
+    canvas: _Canvas,
+    centre: tuple[float, float],
+    angle: float,
+    length: float,
+    kind: str,
+    colour: np.ndarray | None = None,
+    margin_px: int | None = None,
+) -> bool:
+    """Add one road vehicle (:mod:`rossam_geo.synth.vehicles`): body, roof details, curved-roof shading."""
     rng = canvas.rng
-    local = shapes.truck(length, rng) if truck else shapes.car(length, rng)
-    polys = shapes.place(local, centre, angle)
-    if not canvas.free(polys, 1 if length > 6 else 0):
+    body = vehicles.vehicle_body(kind, length, rng)
+    polys = shapes.place(body.polygons, centre, angle)
+    if not canvas.free(polys, (1 if length > 6 else 0) if margin_px is None else margin_px):
         return False
-    width = float(np.ptp(local[0][:, 1]))
+    if colour is None:
+        colour = _vehicle_colour(rng) if kind == "car" or rng.random() < 0.5 else _light_colour(rng)
+    profile = vehicles.across_profile(rng)
 
     def details() -> None:
-        if length < 8 or truck:
-            return
-        glass = shapes.place([shapes.rect(length * 0.12, width * 0.8) + [length * 0.18, 0]], centre, angle)
-        canvas.paint(glass, np.full(3, rng.uniform(10, 60)))
-        roof = shapes.place([shapes.rect(length * 0.35, width * 0.7) - [length * 0.05, 0]], centre, angle)
-        canvas.paint(
-            roof,
-            canvas.image[
-                int(np.clip(centre[1], 0, canvas.hw[0] - 1)), int(np.clip(centre[0], 0, canvas.hw[1] - 1))
-            ]
-            * rng.uniform(0.85, 1.15),
+        for poly, detail_colour in vehicles.roof_details(body, colour, rng):
+            canvas.paint(shapes.place([poly], centre, angle), detail_colour)
+        rows, cols = np.nonzero(canvas.raster(polys))
+        across = (-(cols + 0.5 - centre[0]) * np.sin(angle) + (rows + 0.5 - centre[1]) * np.cos(angle)) / (
+            body.width_px / 2.0
         )
+        factor = profile(np.clip(across, -1.0, 1.0)).astype(np.float32)
+        canvas.image[rows, cols] = np.clip(canvas.image[rows, cols] * factor[:, None], 0, 255)
 
-    colour = _vehicle_colour(rng) if not truck or rng.random() < 0.5 else _light_colour(rng)
-    return canvas.add_object(
-        polys, "truck" if truck else "car", colour, length * rng.uniform(0.08, 0.2), details
-    )
+    height = length * rng.uniform(0.08, 0.2) if kind == "car" else body.width_px * rng.uniform(0.4, 0.9)
+    return canvas.add_object(polys, vehicles.VEHICLE_KINDS[kind], colour, height, details)
+
+
+def _vehicle_kind(rng: np.random.Generator, p_large: float) -> str:
+    if rng.random() >= p_large:
+        return "car"
+    return str(rng.choice(["van", "bus", "truck"], p=[0.4, 0.3, 0.3]))
 
 
 def _parking(canvas: _Canvas, rasters: Sequence[str | Path]) -> None:
+    """Rows of parked vehicles: loose or packed side by side, mixed colours or one fleet colour."""
     rng = canvas.rng
     height, width = canvas.hw
     _ground(canvas, ("tarmac", "concrete", "urban"), rasters, 0.15)
-    length = _log_uniform(rng, 5, 45)
+    lot_kind = rng.random()
+    # A car lot, a mixed lot, or a depot of buses / vans / trucks that may fill most of the scene.
+    kind_of_lot = (
+        "car" if lot_kind < 0.5 else ("mixed" if lot_kind < 0.7 else str(rng.choice(["bus", "van", "truck"])))
+    )
+    length = _log_uniform(rng, 5, 60) if kind_of_lot in ("car", "mixed") else _log_uniform(rng, 12, 150)
+    length_ref = length * (1.0 if kind_of_lot in ("car", "mixed") else 0.4)
     angle = rng.uniform(0, np.pi)
     along = np.array([np.cos(angle), np.sin(angle)])
     across = np.array([-along[1], along[0]])
-    pitch = length * rng.uniform(0.5, 0.75)
-    row_gap = length * rng.uniform(1.1, 2.5)
-    centre = np.array([width / 2, height / 2])
+    packed = rng.random() < 0.45
+    fleet = _vehicle_colour(rng) if rng.random() < 0.35 else None
+    if kind_of_lot in ("bus", "van", "truck"):
+        width_ratio = {"bus": 0.27, "van": 0.43, "truck": 0.26}[kind_of_lot]
+        pitch = length * width_ratio + (rng.uniform(0.5, 3.0) if packed else length * rng.uniform(0.05, 0.25))
+    else:
+        pitch = length * (0.5 + rng.uniform(0.02, 0.08) if packed else rng.uniform(0.55, 0.8))
+    row_gap = length * (rng.uniform(1.1, 2.5) if kind_of_lot in ("car", "mixed") else rng.uniform(1.05, 1.6))
+    centre = np.array([width / 2, height / 2]) + rng.uniform(-0.3, 0.3, 2) * length
     line_colour = np.full(3, rng.uniform(180, 240))
     span = int(max(height, width) / min(pitch, row_gap)) + 2
-    fill = rng.uniform(0.3, 0.95)
+    fill = rng.uniform(0.4, 0.98)
+    slots = []
     for r in range(-span // 2, span // 2 + 1):
-        row_c = centre + along * r * row_gap
-        if abs(r) > max(height, width) / row_gap:
-            continue
         for k in range(-span, span + 1):
-            c = row_c + across * k * pitch
-            if not (-length < c[0] < width + length and -length < c[1] < height + length):
-                continue
-            if rng.random() < 0.5 and length > 6:
-                mark = shapes.place([shapes.rect(length * 1.1, 0.6)], tuple(c + across * pitch / 2), angle)
-                canvas.paint(mark, line_colour)
-            if rng.random() < fill and len(canvas.masks) < 40:
-                flip = np.pi if rng.random() < 0.5 else 0.0
-                jitter = rng.normal(0, 0.05 * length, 2)
-                truck = rng.random() < 0.1
-                _vehicle(
-                    canvas,
-                    tuple(c + jitter),
-                    angle + flip + rng.normal(0, 0.04),
-                    length * (rng.uniform(1.4, 2.2) if truck else rng.uniform(0.85, 1.15)),
-                    truck,
-                )
+            c = centre + along * r * row_gap + across * k * pitch
+            if -length < c[0] < width + length and -length < c[1] < height + length:
+                slots.append(c)
+    # Visit the slots in random order so that the object cap does not fill one corner only.
+    for index in rng.permutation(len(slots)):
+        c = slots[int(index)]
+        if not packed and rng.random() < 0.5 and length > 6:
+            mark = shapes.place([shapes.rect(length * 1.1, 0.6)], tuple(c + across * pitch / 2), angle)
+            canvas.paint(mark, line_colour)
+        if rng.random() < fill and len(canvas.masks) < 40:
+            flip = np.pi if rng.random() < 0.5 else 0.0
+            jitter = rng.normal(0, 0.03 * length, 2) * (0.3 if packed else 1.0)
+            kind = kind_of_lot if kind_of_lot != "mixed" else _vehicle_kind(rng, 0.3)
+            scale = (
+                length if kind_of_lot != "mixed" else length_ref * rng.uniform(*vehicles.LENGTH_FACTOR[kind])
+            )
+            colour = (
+                None if fleet is None else np.clip(fleet + rng.normal(0, 4, 3), 0, 255).astype(np.float32)
+            )
+            _vehicle(
+                canvas,
+                tuple(c + jitter),
+                angle + flip + rng.normal(0, 0.02 if packed else 0.04),
+                scale * rng.uniform(0.95, 1.05),
+                kind,
+                colour,
+                margin_px=0 if packed else None,
+            )
     _distractor_blobs(canvas, int(rng.integers(0, 6)))
 
 
@@ -451,7 +515,7 @@ def _road(canvas: _Canvas, rasters: Sequence[str | Path]) -> None:
     _ground(canvas, ("grass", "dry", "urban", "soil"), rasters, 0.3)
     _distractor_blobs(canvas, int(rng.integers(0, 8)))
     canvas.occupied = None
-    length = _log_uniform(rng, 5, 50)
+    length = _log_uniform(rng, 5, 60)
     for _ in range(int(rng.integers(1, 3))):
         angle = rng.uniform(0, np.pi)
         lanes = int(rng.integers(1, 5))
@@ -473,14 +537,14 @@ def _road(canvas: _Canvas, rasters: Sequence[str | Path]) -> None:
             t = -max(height, width)
             while t < max(height, width):
                 t += length * rng.uniform(1.3, 6.0)
-                truck = rng.random() < 0.15
+                kind = _vehicle_kind(rng, 0.2)
                 heading = angle if lane >= lanes / 2 else angle + np.pi
                 _vehicle(
                     canvas,
                     tuple(centre + along * t + across * offset),
                     heading + rng.normal(0, 0.03),
-                    length * (rng.uniform(1.5, 3.0) if truck else rng.uniform(0.85, 1.15)),
-                    truck,
+                    length * rng.uniform(*vehicles.LENGTH_FACTOR[kind]),
+                    kind,
                 )
 
 

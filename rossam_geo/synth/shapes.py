@@ -88,15 +88,15 @@ def car(length_px: float, rng: np.random.Generator) -> list[Polygon]:
     """A rounded rectangle of car proportions."""
     width = length_px * rng.uniform(0.4, 0.5)
     r = min(width, length_px) * rng.uniform(0.1, 0.3)
-    return [_rounded_rect(length_px, width, r)]
+    return [rounded_rect(length_px, width, r)]
 
 
 def truck(length_px: float, rng: np.random.Generator) -> list[Polygon]:
     """A cab and a trailer (touching, one object)."""
     width = length_px * rng.uniform(0.18, 0.3)
     cab = length_px * rng.uniform(0.15, 0.25)
-    trailer = _rounded_rect(length_px - cab, width, width * 0.05) - np.array([cab / 2.0, 0.0])
-    cab_poly = _rounded_rect(cab * 1.05, width * rng.uniform(0.85, 1.0), width * 0.2) + np.array(
+    trailer = rounded_rect(length_px - cab, width, width * 0.05) - np.array([cab / 2.0, 0.0])
+    cab_poly = rounded_rect(cab * 1.05, width * rng.uniform(0.85, 1.0), width * 0.2) + np.array(
         [(length_px - cab) / 2.0, 0.0]
     )
     return [trailer, cab_poly]
@@ -115,7 +115,7 @@ def train(length_px: float, rng: np.random.Generator) -> tuple[list[Polygon], li
     bodies: list[Polygon] = []
     for i in range(n_cars):
         x0 = -length_px / 2.0 + i * car_len + gap / 2.0
-        body = _rounded_rect(car_len - gap, width, width * 0.1) + np.array([x0 + (car_len - gap) / 2.0, 0.0])
+        body = rounded_rect(car_len - gap, width, width * 0.1) + np.array([x0 + (car_len - gap) / 2.0, 0.0])
         bodies.append(body)
     coupling = np.array(
         [[-length_px / 2.0, width * 0.15], [length_px / 2.0, width * 0.15], [length_px / 2.0, -width * 0.15]]
@@ -124,7 +124,8 @@ def train(length_px: float, rng: np.random.Generator) -> tuple[list[Polygon], li
     return bodies + [coupling], bodies
 
 
-def _rounded_rect(length: float, width: float, radius: float) -> Polygon:
+def rounded_rect(length: float, width: float, radius: float) -> Polygon:
+    """Rectangle ``length`` x ``width`` centred at 0 (x along ``length``) with corners of ``radius``."""
     radius = float(min(radius, length / 2.0, width / 2.0))
     hx, hy = length / 2.0 - radius, width / 2.0 - radius
     pts = []
@@ -136,7 +137,7 @@ def _rounded_rect(length: float, width: float, radius: float) -> Polygon:
 
 def rect(length: float, width: float) -> Polygon:
     """Axis-aligned rectangle centred at 0 (x along ``length``)."""
-    return _rounded_rect(length, width, 0.0)
+    return rounded_rect(length, width, 0.0)
 
 
 def place(polys: list[Polygon], centre_xy: tuple[float, float], angle_rad: float) -> list[Polygon]:

@@ -239,13 +239,12 @@ class GeoTiffChips:
         class_column: str = "class",
         class_filter: ClassFilter | None = None,
     ) -> None:
-        import geopandas
         import pyproj
         import shapely
         from affine import Affine
 
         from rossam_geo.geo import reproject_geometries
-        from rossam_geo.io import open_raster
+        from rossam_geo.io import open_raster, read_vector_layer
 
         self.raster_path = str(raster)
         self.chip_size_px = int(chip_size_px)
@@ -258,7 +257,7 @@ class GeoTiffChips:
         labels_path = Path(labels)
         if not labels_path.is_file():
             raise InputError(f"label file {str(labels_path)!r} does not exist; pass --labels with polygons")
-        frame = geopandas.read_file(labels_path)
+        frame = read_vector_layer(labels_path)
         if frame.crs is None:
             raise CRSError(
                 f"label file {str(labels_path)!r} has no CRS; assign one (e.g. with ogr2ogr -a_srs)"

@@ -42,17 +42,17 @@ def _check_new(path: Path, overwrite: bool) -> None:
 
 
 def read_done_pairs(path: str | Path, layer: str) -> set[tuple[int, int]]:
-    """(frame, track_id) pairs already in a tracks GeoPackage layer (empty set when the layer is missing).
+    """(frame, track_id) pairs already in a tracks GeoPackage layer (empty set without that file or layer).
 
     Raises:
-        InputError: the layer exists but has no ``frame`` and ``track_id`` fields (not a tracks output).
+        InputError: the file cannot be read, or the layer exists but has no ``frame`` and ``track_id`` fields
+            (not a tracks output).
     """
-    import pyogrio
+    from rossam_geo.io import read_layer_attributes
 
-    layers = [str(name) for name in pyogrio.list_layers(path)[:, 0]]
-    if layer not in layers:
+    table = read_layer_attributes(path, layer, ["frame", "track_id"])
+    if table is None:
         return set()
-    table = pyogrio.read_dataframe(path, layer=layer, columns=["frame", "track_id"], read_geometry=False)
     if not {"frame", "track_id"} <= set(table.columns):
         raise InputError(
             f"layer {layer!r} of {str(path)!r} has no frame and track_id fields, so it is not a tracks "
@@ -62,10 +62,14 @@ def read_done_pairs(path: str | Path, layer: str) -> set[tuple[int, int]]:
 
 
 def read_tracks(path: str | Path, layer: str) -> geopandas.GeoDataFrame:
-    """The whole tracks layer, sorted by (frame, track_id)."""
-    import pyogrio
+    """The whole tracks layer, sorted by (frame, track_id).
 
-    gdf = pyogrio.read_dataframe(path, layer=layer)
+    Raises:
+        InputError: the file does not exist or cannot be read.
+    """
+    from rossam_geo.io import read_vector_layer
+
+    gdf = read_vector_layer(path, layer=layer)
     return gdf.sort_values(["frame", "track_id"]).reset_index(drop=True)
 
 

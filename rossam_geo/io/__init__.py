@@ -1,0 +1,51 @@
+"""Reading scenes and prompt boxes, reading and writing vector layers: the only package of rossam_geo that
+opens paths.
+
+* :mod:`~rossam_geo.io.raster`: open a scene (:func:`open_raster`), read pixel windows as uint8 RGB;
+* :mod:`~rossam_geo.io.stretch`: the contrast stretch from any raster type to uint8 (:class:`Stretch`);
+* :mod:`~rossam_geo.io.images`: a raster's pixel grid without its pixels, one band of a small mask image;
+* :mod:`~rossam_geo.io.prompts`: prompt boxes from vector files, CSV or COCO JSON (:func:`read_prompts`);
+* :mod:`~rossam_geo.io.layers`: vector layers read whole or as attribute tables;
+* :mod:`~rossam_geo.io.features`: atomic GeoPackage writes, at once or in chunks (:class:`GeoPackageWriter`).
+
+Everything else in rossam_geo takes arrays, affines, CRSs and geometries.
+"""
+
+from __future__ import annotations
+
+from rossam_geo.io.features import PIXEL_FRAME_DESCRIPTION, GeoPackageWriter, write_features
+from rossam_geo.io.images import PixelGrid, read_band, read_pixel_grid
+from rossam_geo.io.layers import layer_names, read_layer_attributes, read_layer_table, read_vector_layer
+from rossam_geo.io.prompts import (
+    CLASS_FIELD_CANDIDATES,
+    IMAGE_FIELD_CANDIDATES,
+    SUPPORTED_PROMPT_FORMATS,
+    VECTOR_SUFFIXES,
+    PromptSet,
+    read_prompts,
+)
+from rossam_geo.io.raster import RasterReader, SceneInfo, open_raster
+from rossam_geo.io.stretch import Stretch
+
+__all__ = [
+    "CLASS_FIELD_CANDIDATES",
+    "IMAGE_FIELD_CANDIDATES",
+    "PIXEL_FRAME_DESCRIPTION",
+    "SUPPORTED_PROMPT_FORMATS",
+    "VECTOR_SUFFIXES",
+    "GeoPackageWriter",
+    "PixelGrid",
+    "PromptSet",
+    "RasterReader",
+    "SceneInfo",
+    "Stretch",
+    "layer_names",
+    "open_raster",
+    "read_band",
+    "read_layer_attributes",
+    "read_layer_table",
+    "read_pixel_grid",
+    "read_prompts",
+    "read_vector_layer",
+    "write_features",
+]
