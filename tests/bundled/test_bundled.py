@@ -41,7 +41,7 @@ def offline(monkeypatch, tmp_path):
 
 def test_bundled_weights_are_small_and_described():
     path = bundled_weights_path()
-    assert path is not None, "rossam_geo/data/rossam-compact-v1.safetensors is missing"
+    assert path is not None, "rossam_geo/data/rossam-compact-v2.safetensors is missing"
     assert path.stat().st_size < 30 * 2**20
     card = json.loads((path.parent / BUNDLED_CARD_FILE).read_text(encoding="utf-8"))
     assert card["name"] == COMPACT_MODEL_NAME
@@ -62,7 +62,7 @@ def test_missing_bundle_explains(monkeypatch):
     monkeypatch.setattr(compact, "bundled_weights_path", lambda: None)
     with pytest.raises(WeightsError, match=r"needs trained ROS-SAM weights: none are published"):
         build_rossam_engine(device="cpu")
-    with pytest.raises(WeightsError, match=r"rossam-compact-v1 is missing from this installation"):
+    with pytest.raises(WeightsError, match=r"rossam-compact-v2 is missing from this installation"):
         compact.load_bundled()
 
 
@@ -84,7 +84,7 @@ def test_one_box_predicts_at_the_compact_input_size(one_thread):
     images = rng.integers(0, 255, (1, size, size, 3), dtype=np.uint8)
     boxes = np.array([[30.0, 40.0, 90.0, 80.0]])
     pred = engine.predict(images, boxes)
-    assert engine.model_name == "rossam-compact-v1"
+    assert engine.model_name == "rossam-compact-v2"
     assert pred.mask_logits.shape == (1, size, size)
     assert np.isfinite(pred.mask_logits).all() and np.isfinite(pred.scores).all()
 
