@@ -458,19 +458,19 @@ def _parking(canvas: _Canvas, rasters: Sequence[str | Path]) -> None:
     kind_of_lot = (
         "car" if lot_kind < 0.5 else ("mixed" if lot_kind < 0.7 else str(rng.choice(["bus", "van", "truck"])))
     )
-    length = _log_uniform(rng, 5, 60) if kind_of_lot in ("car", "mixed") else _log_uniform(rng, 12, 150)
-    length_ref = length * (1.0 if kind_of_lot in ("car", "mixed") else 0.4)
+    car_lot = kind_of_lot in ("car", "mixed")
+    length = _log_uniform(rng, 5, 60) if car_lot else _log_uniform(rng, 12, 150)
     angle = rng.uniform(0, np.pi)
     along = np.array([np.cos(angle), np.sin(angle)])
     across = np.array([-along[1], along[0]])
     packed = rng.random() < 0.45
     fleet = _vehicle_colour(rng) if rng.random() < 0.35 else None
-    if kind_of_lot in ("bus", "van", "truck"):
+    if not car_lot:
         width_ratio = {"bus": 0.27, "van": 0.43, "truck": 0.26}[kind_of_lot]
         pitch = length * width_ratio + (rng.uniform(0.5, 3.0) if packed else length * rng.uniform(0.05, 0.25))
     else:
         pitch = length * (0.5 + rng.uniform(0.02, 0.08) if packed else rng.uniform(0.55, 0.8))
-    row_gap = length * (rng.uniform(1.1, 2.5) if kind_of_lot in ("car", "mixed") else rng.uniform(1.05, 1.6))
+    row_gap = length * (rng.uniform(1.1, 2.5) if car_lot else rng.uniform(1.05, 1.6))
     centre = np.array([width / 2, height / 2]) + rng.uniform(-0.3, 0.3, 2) * length
     line_colour = np.full(3, rng.uniform(180, 240))
     span = int(max(height, width) / min(pitch, row_gap)) + 2
@@ -491,9 +491,7 @@ def _parking(canvas: _Canvas, rasters: Sequence[str | Path]) -> None:
             flip = np.pi if rng.random() < 0.5 else 0.0
             jitter = rng.normal(0, 0.03 * length, 2) * (0.3 if packed else 1.0)
             kind = kind_of_lot if kind_of_lot != "mixed" else _vehicle_kind(rng, 0.3)
-            scale = (
-                length if kind_of_lot != "mixed" else length_ref * rng.uniform(*vehicles.LENGTH_FACTOR[kind])
-            )
+            scale = length if kind_of_lot != "mixed" else length * rng.uniform(*vehicles.LENGTH_FACTOR[kind])
             colour = (
                 None if fleet is None else np.clip(fleet + rng.normal(0, 4, 3), 0, 255).astype(np.float32)
             )
