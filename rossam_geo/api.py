@@ -419,7 +419,7 @@ class Segmenter:
         Returns:
             One :class:`MaskResult` per box, in order; masks are (H, W) bool.
         """
-        from rossam_geo.pipeline.parts import keep_box_parts
+        from rossam_geo.geo import keep_box_parts
         from rossam_geo.pipeline.run import ArraySource, iter_box_masks
 
         source = ArraySource(image)

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 __all__ = [
     "boxes_to_pixels",
     "geometry_area",
+    "keep_box_parts",
     "mask_to_geometry",
     "pixel_size",
     "reproject_geometries",
@@ -155,6 +156,55 @@ def _as_polygonal(parts: list[Polygon]) -> Polygon | MultiPolygon:
     return MultiPolygon(parts)
 
 
+def keep_box_parts(
+    mask: np.ndarray, box_px_xyxy: Sequence[float] | None = None, *, all_parts: bool = False
+) -> np.ndarray:
+    """Keep the 4-connected parts of a mask that overlap a box's interior (on the raster, before polygons).
+
+    Overlaps are areas in pixels: a pixel that the box edge cuts counts with the fraction inside the box, so
+    the part chosen is the one whose polygon has the largest intersection with the box polygon.
+
+    Args:
+        mask: (H, W) bool mask.
+        box_px_xyxy: (4,) XYXY box in the mask's pixel frame (fractional pixels allowed); None: no box.
+        all_parts: keep every overlapping part (without a box: every part) instead of the one with the
+            largest overlap (ties: the larger part; without a box: the largest part).
+
+    Returns:
+        (H, W) bool mask; empty when no part overlaps the box.
+    """
+    import cv2
+
+    mask_bool = np.asarray(mask).astype(bool)
+    if box_px_xyxy is None and all_parts:
+        return mask_bool
+    count, labels = cv2.connectedComponents(mask_bool.astype(np.uint8), connectivity=4)
+    sizes = np.bincount(labels.ravel(), minlength=count)
+    sizes[0] = 0  # background
+    if box_px_xyxy is None:
+        return labels == int(np.argmax(sizes)) if count > 1 else np.zeros_like(mask_bool)
+    height, width = mask_bool.shape
+    x0, y0, x1, y1 = (float(v) for v in box_px_xyxy)
+    c0, r0 = max(0, math.floor(x0)), max(0, math.floor(y0))
+    c1, r1 = min(width, math.ceil(x1)), min(height, math.ceil(y1))
+    if c1 <= c0 or r1 <= r0:
+        return np.zeros_like(mask_bool)
+    cols, rows = np.arange(c0, c1, dtype=np.float64), np.arange(r0, r1, dtype=np.float64)
+    weight_x = np.clip(np.minimum(cols + 1, x1) - np.maximum(cols, x0), 0.0, 1.0)
+    weight_y = np.clip(np.minimum(rows + 1, y1) - np.maximum(rows, y0), 0.0, 1.0)
+    overlap = np.bincount(
+        labels[r0:r1, c0:c1].ravel(), weights=np.outer(weight_y, weight_x).ravel(), minlength=count
+    )
+    overlap[0] = 0.0
+    touching = np.flatnonzero(overlap > 0)
+    if touching.size == 0:
+        return np.zeros_like(mask_bool)
+    if all_parts:
+        return np.isin(labels, touching) & mask_bool
+    best = max(touching, key=lambda k: (overlap[k], sizes[k]))
+    return labels == best
+
+
 def mask_to_geometry(
     mask: np.ndarray,
     transform: Affine,
@@ -183,13 +233,16 @@ def mask_to_geometry(
     mask = np.asarray(mask)
     if mask.ndim != 2:
         raise InputError(f"mask must be 2-D (height, width), got shape {mask.shape}")
-    mask_bool = mask.astype(bool)
+    # Choose the part(s) on the raster first (C speed), so that only they are turned into polygons: a
+    # speckled mask can hold thousands of parts. The polygon-level choice below then decides among the
+    # polygons of the chosen part(s).
+    mask_bool = keep_box_parts(mask, box_px_xyxy, all_parts=all_parts)
     if not mask_bool.any():
         return Polygon()
     parts: list[Polygon] = []
     for geojson, _value in shapes(mask_bool.astype(np.uint8), mask=mask_bool, transform=transform):
         parts.extend(_polygons(shapely.make_valid(shapely.geometry.shape(geojson))))
-    if box_px_xyxy is not None:
+    if box_px_xyxy is not None and len(parts) > 1:
         box = _box_polygon(box_px_xyxy, transform)
         overlaps = [(p.intersection(box).area, p) for p in parts]
         parts = [p for overlap, p in overlaps if overlap > 0.0]

@@ -14,6 +14,7 @@ restores the original computation.
 
 from __future__ import annotations
 
+import functools
 from typing import Literal
 
 import torch
@@ -25,6 +26,30 @@ from rossam_geo.errors import InputError
 
 AttentionKind = Literal["reference", "sdpa"]
 ATTENTION_KINDS: tuple[str, ...] = ("reference", "sdpa")
+
+
+@functools.lru_cache(maxsize=64)
+def _relative_index(q_size: int, k_size: int, device: torch.device) -> torch.Tensor:
+    """(q_size, k_size) int64 rows of the relative-position table, on ``device`` (built once per size).
+
+    The same coordinates as ``segment_anything``'s ``get_rel_pos``, which builds them on the CPU at every
+    call, so that indexing a CUDA table copies them to the device and waits for it once per block.
+    """
+    q_coords = torch.arange(q_size)[:, None] * max(k_size / q_size, 1.0)
+    k_coords = torch.arange(k_size)[None, :] * max(q_size / k_size, 1.0)
+    relative_coords = (q_coords - k_coords) + (k_size - 1) * max(q_size / k_size, 1.0)
+    return relative_coords.long().to(device)
+
+
+def rel_pos_table(q_size: int, k_size: int, rel_pos: torch.Tensor) -> torch.Tensor:
+    """``get_rel_pos(q_size, k_size, rel_pos)`` without a host-device copy: (q_size, k_size, C).
+
+    Tables whose length does not match the sizes (a different input size than trained) take SAM's own
+    interpolating path.
+    """
+    if rel_pos.shape[0] != 2 * max(q_size, k_size) - 1:
+        return get_rel_pos(q_size, k_size, rel_pos)
+    return rel_pos[_relative_index(q_size, k_size, rel_pos.device)]
 
 
 def decomposed_rel_pos_bias(
@@ -44,8 +69,8 @@ def decomposed_rel_pos_bias(
     """
     height, width = size_hw
     batch, heads, _, channels = q.shape
-    rel_h_table = get_rel_pos(height, height, rel_pos_h).to(q.dtype)  # (H, H, C)
-    rel_w_table = get_rel_pos(width, width, rel_pos_w).to(q.dtype)  # (W, W, C)
+    rel_h_table = rel_pos_table(height, height, rel_pos_h).to(q.dtype)  # (H, H, C)
+    rel_w_table = rel_pos_table(width, width, rel_pos_w).to(q.dtype)  # (W, W, C)
     q_grid = q.reshape(batch, heads, height, width, channels)
     rel_h = torch.einsum("bnhwc,hkc->bnhwk", q_grid, rel_h_table)  # (B, heads, H, W, kH)
     rel_w = torch.einsum("bnhwc,wkc->bnhwk", q_grid, rel_w_table)  # (B, heads, H, W, kW)

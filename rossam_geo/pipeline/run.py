@@ -194,7 +194,9 @@ def iter_box_masks(
         batch_size: boxes per ``engine.predict`` call; default ``engine.max_batch``.
         on_progress: called with the number of boxes finished since the last call.
         prefetch: batches whose windows are read and resampled ahead on a CPU thread while the engine
-            predicts (0: none); default: the engine's ``prefetch_batches`` attribute, else 0.
+            predicts (0: none); default: the engine's ``prefetch_batches`` attribute, else 0. With
+            prefetching, the engine also runs one batch ahead on its own thread while the caller consumes
+            the outcomes of the previous batch.
 
     Yields:
         One :class:`BoxOutcome` per box, in input order; masks are released by the caller.
@@ -226,11 +228,23 @@ def iter_box_masks(
     def prepare(group: list[BoxOutcome]) -> list[_Input]:
         return _read_batch(reader, [o for o in group if o.status == "ok"], whole_window)
 
-    for group, inputs in prefetch_map(prepare, batches, depth=depth):
+    def predict(prepared: tuple[list[BoxOutcome], list[_Input]]) -> list[BoxOutcome]:
+        group, inputs = prepared
         _predict_batch(engine, inputs)
-        if on_progress is not None:
-            on_progress(len(group))
-        yield from group
+        return group
+
+    prepared = prefetch_map(prepare, batches, depth=depth)
+    # With prefetching, batch k+1 is predicted on one engine thread while the caller turns batch k into
+    # features: the device never waits for the polygons. Engine calls stay serialized on that thread.
+    predicted = prefetch_map(predict, prepared, depth=1 if depth > 0 else 0)
+    try:
+        for _, group in predicted:
+            if on_progress is not None:
+                on_progress(len(group))
+            yield from group
+    finally:
+        predicted.close()
+        prepared.close()
 
 
 def _plan_batches(

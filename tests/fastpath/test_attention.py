@@ -6,13 +6,15 @@ import copy
 
 import pytest
 import torch
-from segment_anything.modeling.image_encoder import Attention, Block
+from segment_anything.modeling.image_encoder import Attention, Block, get_rel_pos
 
 from rossam_geo.errors import InputError
 from rossam_geo.model.attention import (
     SdpaAttention,
+    _relative_index,
     attention_kind,
     decomposed_rel_pos_bias,
+    rel_pos_table,
     set_attention,
     use_reference_attention,
     use_sdpa_attention,
@@ -88,3 +90,17 @@ def test_unknown_attention_is_refused():
     model = build_rossam("tiny", lora_rank=0)
     with pytest.raises(InputError, match="unknown attention 'flash'; choose one of: reference, sdpa"):
         set_attention(model.image_encoder, "flash")
+
+
+@pytest.mark.parametrize(("q_size", "k_size"), [(14, 14), (64, 64), (8, 16), (16, 8)])
+def test_rel_pos_table_equals_get_rel_pos_and_reuses_one_device_index(q_size, k_size):
+    table = torch.randn(2 * max(q_size, k_size) - 1, 6)
+    assert torch.equal(rel_pos_table(q_size, k_size, table), get_rel_pos(q_size, k_size, table))
+    first = _relative_index(q_size, k_size, table.device)
+    assert _relative_index(q_size, k_size, table.device) is first  # built once, not per call
+    assert first.device == table.device and first.dtype == torch.int64
+
+
+def test_rel_pos_table_of_another_length_is_interpolated_like_sam():
+    table = torch.randn(9, 4)  # trained for 5 tokens, used for 7
+    assert torch.equal(rel_pos_table(7, 7, table), get_rel_pos(7, 7, table))

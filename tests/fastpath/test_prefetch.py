@@ -148,3 +148,43 @@ def test_engine_prefetch_attribute_is_the_default():
     out = list(iter_box_masks(source, boxes, engine, crop_size=64))
     assert all(o.status == "ok" for o in out)
     assert threading.get_ident() not in source.threads
+
+
+class _GatedEngine(OracleEngine):
+    """Records the thread of each call; its second call opens a gate the consumer waits on."""
+
+    def __init__(self) -> None:
+        super().__init__(128, 2)
+        self.threads: list[int] = []
+        self.second_call = threading.Event()
+
+    def predict(self, images_rgb_u8: np.ndarray, boxes_px_xyxy: np.ndarray):  # type: ignore[no-untyped-def]
+        self.threads.append(threading.get_ident())
+        if len(self.threads) == 2:
+            self.second_call.set()
+        return super().predict(images_rgb_u8, boxes_px_xyxy)
+
+
+def test_engine_predicts_next_batch_while_the_caller_consumes_the_previous():
+    image, boxes = _green_scene()
+    engine = _GatedEngine()
+    outcomes = iter_box_masks(ArraySource(image), boxes, engine, crop_size=64, prefetch=2)
+    first = next(outcomes)  # batch 0 (boxes 0, 1) is out; the caller now holds it
+    # Without the engine thread this would wait forever: batch 1 is only predicted after the caller moves on.
+    assert engine.second_call.wait(timeout=10)
+    rest = list(outcomes)
+    assert [o.index for o in [first, *rest]] == list(range(len(boxes)))
+    assert all(o.status == "ok" for o in [first, *rest])
+    assert len(engine.calls) == 3 and len(set(engine.threads)) == 1  # serialized on one engine thread
+    assert threading.get_ident() not in engine.threads
+
+
+def test_closing_early_stops_the_engine_thread():
+    image, boxes = _green_scene()
+    engine = _GatedEngine()
+    outcomes = iter_box_masks(ArraySource(image), boxes, engine, crop_size=64, prefetch=2)
+    next(outcomes)
+    outcomes.close()
+    calls = len(engine.calls)
+    time.sleep(0.05)
+    assert len(engine.calls) == calls <= 2  # nothing runs after close; at most one batch ahead was predicted

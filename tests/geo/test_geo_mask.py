@@ -11,7 +11,7 @@ from rasterio.windows import transform as rio_window_transform
 from shapely.geometry import MultiPolygon, Polygon
 
 from rossam_geo.errors import InputError
-from rossam_geo.geo import mask_to_geometry, pixel_size, window_transform
+from rossam_geo.geo import keep_box_parts, mask_to_geometry, pixel_size, window_transform
 from tests.geo.fakes import UTM33_TRANSFORM
 
 
@@ -111,3 +111,49 @@ def test_simplify_tolerance_is_in_pixels():
 def test_mask_must_be_2d():
     with pytest.raises(InputError, match=r"mask must be 2-D \(height, width\), got shape \(1, 4, 4\)"):
         mask_to_geometry(np.ones((1, 4, 4), dtype=bool), Affine.identity())
+
+
+def test_part_with_the_largest_fractional_overlap_wins():
+    # Left part: 3 pixels wholly inside the box. Right part: 4 pixels that the box's right edge (x = 8.5)
+    # cuts in half, 2 px^2 of overlap. Counting whole pixels would pick the right part; areas pick the left.
+    mask = np.zeros((6, 10), dtype=bool)
+    mask[1:4, 2] = True
+    mask[1:5, 8] = True
+    box = (1.0, 0.0, 8.5, 6.0)
+    kept = keep_box_parts(mask, box)
+    assert kept[1:4, 2].all() and not kept[:, 8].any()
+    geom = mask_to_geometry(mask, Affine.identity(), box_px_xyxy=box)
+    assert shapely.equals(geom, shapely.box(2, 1, 3, 4))
+
+
+def test_speckled_mask_gives_the_polygon_chosen_among_all_parts():
+    rng = np.random.default_rng(4)
+    transform = Affine(0.5, 0.1, 500_000.0, 0.05, -0.5, 5_000_000.0)
+    for _ in range(20):
+        mask = rng.random((40, 40)) > 0.55  # hundreds of 4-connected parts
+        x0, y0 = rng.uniform(0, 30, 2)
+        box = (x0, y0, x0 + rng.uniform(1, 10), y0 + rng.uniform(1, 10))
+        box_polygon = shapely.affinity.affine_transform(
+            shapely.box(*box),
+            [transform.a, transform.b, transform.d, transform.e, transform.xoff, transform.yoff],
+        )
+        # Every part as a polygon, the one with the largest overlap with the box (ties: larger area).
+        every = mask_to_geometry(mask, transform, all_parts=True)
+        parts = list(getattr(every, "geoms", [every]))
+        scored = [(p.intersection(box_polygon).area, p.area, p) for p in parts]
+        scored = [s for s in scored if s[0] > 0]
+        chosen = mask_to_geometry(mask, transform, box_px_xyxy=box)
+        if not scored:
+            assert chosen.is_empty
+            continue
+        best_overlap = max(s[0] for s in scored)
+        assert chosen.intersection(box_polygon).area == pytest.approx(best_overlap, rel=1e-9)
+        kept_all = mask_to_geometry(mask, transform, box_px_xyxy=box, all_parts=True)
+        assert kept_all.area == pytest.approx(sum(s[1] for s in scored), rel=1e-9)
+
+
+def test_keep_box_parts_without_a_box_keeps_the_largest_or_everything():
+    mask = two_blobs()
+    assert keep_box_parts(mask).sum() == 64
+    assert np.array_equal(keep_box_parts(mask, all_parts=True), mask)
+    assert not keep_box_parts(np.zeros((5, 5), bool)).any()
