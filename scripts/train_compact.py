@@ -34,6 +34,9 @@ def main() -> None:
     parser.add_argument("--minutes", type=float, default=40.0)
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument(
+        "--lr", type=float, default=1e-3, help="peak AdamW learning rate (cosine over the run)"
+    )
+    parser.add_argument(
         "--init-weights",
         type=Path,
         default=None,
@@ -57,7 +60,9 @@ def main() -> None:
     gen_minutes = (time.monotonic() - t0) / 60.0
     print(f"dataset ready in {gen_minutes:.1f} min: {ann}", flush=True)
     weights = args.work_dir / f"{COMPACT_MODEL_NAME}.safetensors"
-    settings = CompactTrainSettings(minutes=args.minutes, batch_size=args.batch_size, seed=args.seed)
+    settings = CompactTrainSettings(
+        minutes=args.minutes, batch_size=args.batch_size, lr=args.lr, seed=args.seed
+    )
     model = None
     if args.init_weights is not None:
         from rossam_geo.model.checkpoint import load_merged

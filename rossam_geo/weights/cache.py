@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -19,6 +22,10 @@ CACHE_ENV = "ROSSAM_GEO_CACHE"
 KNOWN_HASHES_FILENAME = "known_hashes.json"
 #: suffix of partial downloads in the cache folder.
 PART_SUFFIX = ".part"
+#: sub-folder of the cache folder holding the lock files that serialize downloads and hash records.
+LOCKS_DIRNAME = ".locks"
+
+logger = logging.getLogger(__name__)
 
 HashSource = Literal["published", "recorded", "given", "none"]
 
@@ -82,6 +89,30 @@ class ExpectedHash:
         return HASH_SOURCE_LABELS[self.source]
 
 
+@contextlib.contextmanager
+def cache_lock(folder: Path, filename: str) -> Iterator[None]:
+    """Hold the inter-process lock of ``filename`` in the cache ``folder`` (``<folder>/.locks/<name>.lock``).
+
+    Processes that fetch the same checkpoint at once (several workers on one machine, or on machines that
+    share the cache folder) take turns: the first downloads, the others then find the verified file. The
+    lock is an OS file lock (``filelock``), released when its holder exits, even if it crashes.
+    """
+    import filelock
+
+    locks = folder / LOCKS_DIRNAME
+    locks.mkdir(parents=True, exist_ok=True)
+    lock = filelock.FileLock(locks / f"{filename}.lock")
+    try:
+        lock.acquire(blocking=False)
+    except filelock.Timeout:
+        logger.info("waiting for another process that is fetching or recording %s in %s", filename, folder)
+        lock.acquire()
+    try:
+        yield
+    finally:
+        lock.release()
+
+
 def known_hashes_path(folder: Path) -> Path:
     """Path of the recorded-hashes file in the cache ``folder``."""
     return folder / KNOWN_HASHES_FILENAME
@@ -118,16 +149,18 @@ def load_known_hashes(folder: Path) -> dict[str, dict[str, object]]:
 
 def record_known_hash(folder: Path, filename: str, sha256: str, size_bytes: int, source_url: str) -> None:
     """Record the hash of a first complete download in the folder's ``known_hashes.json``, atomically."""
-    records = load_known_hashes(folder)
-    records[filename] = {
-        "sha256": sha256,
-        "size_bytes": size_bytes,
-        "source_url": source_url,
-        "recorded_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "note": "recorded locally on first use, not published (no SHA-256 has been published for this file)",
-    }
-    folder.mkdir(parents=True, exist_ok=True)
-    write_text_atomic(known_hashes_path(folder), json.dumps(records, indent=2, sort_keys=True) + "\n")
+    with cache_lock(folder, KNOWN_HASHES_FILENAME):  # read-modify-write: one process at a time
+        records = load_known_hashes(folder)
+        records[filename] = {
+            "sha256": sha256,
+            "size_bytes": size_bytes,
+            "source_url": source_url,
+            "recorded_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "note": (
+                "recorded locally on first use, not published (no SHA-256 has been published for this file)"
+            ),
+        }
+        write_text_atomic(known_hashes_path(folder), json.dumps(records, indent=2, sort_keys=True) + "\n")
 
 
 def expected_hash(entry: WeightsEntry, folder: Path) -> ExpectedHash:

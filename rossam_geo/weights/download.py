@@ -17,6 +17,7 @@ from rossam_geo.hashing import sha256_file
 from rossam_geo.weights.cache import (
     PART_SUFFIX,
     ExpectedHash,
+    cache_lock,
     expected_hash,
     known_hashes_path,
     record_known_hash,
@@ -67,7 +68,9 @@ def fetch(
     (restarted from zero when the server answers with the whole file). The finished file's size and SHA-256
     are checked before it is renamed into place. For files without a published SHA-256 the hash of the first
     complete download is recorded in ``known_hashes.json`` in the cache folder and later downloads must match
-    it. A cached file that verifies is returned without any request.
+    it. A cached file that verifies is returned without any request. Processes fetching the same file at
+    once take turns through a lock file in ``<cache>/.locks``: one downloads, the others then find its
+    verified copy.
 
     Args:
         name: registry name (``"sam_vit_b"``) or official file name.
@@ -91,11 +94,18 @@ def fetch(
     target = folder / entry.filename
     part = folder / (entry.filename + PART_SUFFIX)
     src = source_url(entry, url)
-    if force:
-        part.unlink(missing_ok=True)
-    elif target.is_file() and _cached_copy_is_usable(entry, target, folder):
-        return target
+    with cache_lock(folder, entry.filename):
+        if force:
+            part.unlink(missing_ok=True)
+        elif target.is_file() and _cached_copy_is_usable(entry, target, folder):
+            return target
+        return _download_and_verify(entry, src, part, target, folder, timeout_s=timeout_s, progress=progress)
 
+
+def _download_and_verify(
+    entry: WeightsEntry, src: str, part: Path, target: Path, folder: Path, *, timeout_s: float, progress: bool
+) -> Path:
+    """Download ``src`` into ``part``, check it and rename it to ``target`` (under the file's cache lock)."""
     _download_to_part(entry, src, part, target, timeout_s=timeout_s, show_progress=progress)
     expected = expected_hash(entry, folder)
     found = sha256_file(part)

@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 
 from rossam_geo.weights import REGISTRY, WEIGHTS_URL_ENV, WeightsEntry
+from rossam_geo.weights.cache import LOCKS_DIRNAME
 
 #: a zip local-file header, so the payload starts like a PyTorch checkpoint.
 ZIP_MAGIC = b"PK\x03\x04"
@@ -40,6 +41,7 @@ class FileServer:
         ignore_range: answer 200 with the whole file even when a Range is asked for.
         cut_after_bytes: on the next GET only, send this many body bytes and close the connection.
         stall_s: seconds to wait, silent, before closing a connection cut by ``cut_after_bytes``.
+        delay_s: seconds to wait before answering every GET.
     """
 
     base_url: str = ""
@@ -48,6 +50,7 @@ class FileServer:
     ignore_range: bool = False
     cut_after_bytes: int | None = None
     stall_s: float = 0.0
+    delay_s: float = 0.0
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -60,6 +63,7 @@ class _Handler(BaseHTTPRequestHandler):
         state = self.state
         range_header = self.headers.get("Range")
         state.requests.append(ServedRequest(self.path, range_header))
+        time.sleep(state.delay_s)
         data = state.files.get(self.path.lstrip("/"))
         if data is None:
             self.send_error(404, "Not Found")
@@ -121,6 +125,11 @@ def make_payload(seed: int, n_bytes: int = PAYLOAD_BYTES) -> bytes:
     """Seeded random bytes that start like a PyTorch (zip) checkpoint."""
     rng = np.random.default_rng(seed)
     return ZIP_MAGIC + rng.integers(0, 256, n_bytes - len(ZIP_MAGIC), dtype=np.uint8).tobytes()
+
+
+def cache_listing(folder: Path) -> list[str]:
+    """Sorted names in a cache folder, without the folder of lock files."""
+    return sorted(p.name for p in folder.iterdir() if p.name != LOCKS_DIRNAME)
 
 
 def sha256_bytes(data: bytes) -> str:

@@ -18,6 +18,7 @@ from rossam_geo.weights import (
     load_known_hashes,
 )
 from rossam_geo.weights.cache import record_known_hash
+from tests.weights.conftest import cache_listing
 
 
 def test_flag_beats_environment_variable_beats_default(monkeypatch, tmp_path):
@@ -48,7 +49,7 @@ def test_records_are_kept_per_file_and_written_atomically(tmp_path):
         "sam_hq_vit_b.pth": "a" * 64,
         "sam_hq_vit_l.pth": "b" * 64,
     }
-    assert [p.name for p in tmp_path.iterdir()] == [KNOWN_HASHES_FILENAME]
+    assert cache_listing(tmp_path) == [KNOWN_HASHES_FILENAME]
     assert "not published" in str(records["sam_hq_vit_b.pth"]["note"])
 
 

@@ -5,13 +5,16 @@ from __future__ import annotations
 import json
 import re
 import socket
+import threading
+import time
 from pathlib import Path
 
 import pytest
 
 from rossam_geo.errors import ChecksumError, DownloadError, WeightsError
 from rossam_geo.weights import KNOWN_HASHES_FILENAME, fetch, load_known_hashes, source_url, verify
-from tests.weights.conftest import PAYLOAD_BYTES, make_payload, sha256_bytes
+from rossam_geo.weights.cache import record_known_hash
+from tests.weights.conftest import PAYLOAD_BYTES, cache_listing, make_payload, sha256_bytes
 
 
 def test_fetch_downloads_verifies_and_renames_atomically(mirror, sam_entry, payload, cache):
@@ -21,7 +24,7 @@ def test_fetch_downloads_verifies_and_renames_atomically(mirror, sam_entry, payl
 
     assert path == cache / sam_entry.filename
     assert path.read_bytes() == payload
-    assert sorted(p.name for p in cache.iterdir()) == [sam_entry.filename]  # no .part, no temp files
+    assert cache_listing(cache) == [sam_entry.filename]  # no .part, no temp files
     assert [(r.path, r.range_header) for r in mirror.requests] == [(f"/{sam_entry.filename}", None)]
 
 
@@ -67,7 +70,7 @@ def test_checksum_mismatch_names_both_hashes_and_leaves_nothing(mirror, sam_entr
     ):
         fetch("sam_vit_b", cache_dir=cache, progress=False)
 
-    assert list(cache.iterdir()) == []
+    assert cache_listing(cache) == []
 
 
 def test_interrupted_download_keeps_part_and_resumes_with_range(mirror, sam_entry, payload, cache):
@@ -102,7 +105,7 @@ def test_server_ignoring_range_restarts_from_zero(mirror, sam_entry, payload, ca
 
     assert mirror.requests[1].range_header == "bytes=70000-"  # asked to resume, answered 200
     assert path.read_bytes() == payload  # appended instead of restarted would be 70,000 bytes too long
-    assert sorted(p.name for p in cache.iterdir()) == [sam_entry.filename]
+    assert cache_listing(cache) == [sam_entry.filename]
 
 
 def test_complete_part_answered_416_is_finished_without_body(mirror, sam_entry, payload, cache):
@@ -130,7 +133,7 @@ def test_unreachable_server_names_cache_path_url_and_weights_option(
     assert f"download {sam_entry.url} by other means" in message
     assert "pass `--weights PATH`" in message
     assert "Connection refused" in message
-    assert not cache.exists()  # nothing created when nothing could be fetched
+    assert cache_listing(cache) == []  # no partial file when nothing could be fetched (only the locks)
 
 
 def test_silent_server_times_out(monkeypatch, sam_entry, cache):
@@ -256,7 +259,7 @@ class TestTrustOnFirstUse:
         with pytest.raises(DownloadError, match="is not a PyTorch checkpoint, so its hash was not recorded"):
             fetch("sam_hq_vit_b", cache_dir=cache, progress=False)
 
-        assert list(cache.iterdir()) == []
+        assert cache_listing(cache) == []
 
     def test_copy_placed_by_hand_is_recorded_without_download(
         self, file_server, monkeypatch, hq_entry, cache
@@ -276,4 +279,42 @@ class TestTrustOnFirstUse:
 def test_fetch_leaves_no_temporary_files(mirror, hq_entry, payload, cache: Path):
     mirror.files[hq_entry.filename] = payload
     fetch("sam_hq_vit_b", cache_dir=cache, progress=False)
-    assert sorted(p.name for p in cache.iterdir()) == sorted([hq_entry.filename, KNOWN_HASHES_FILENAME])
+    assert cache_listing(cache) == sorted([hq_entry.filename, KNOWN_HASHES_FILENAME])
+
+
+def test_concurrent_fetches_take_turns_and_download_once(mirror, hq_entry, payload, cache):
+    mirror.files[hq_entry.filename] = payload
+    mirror.delay_s = 0.5  # the first download is still running when the others start
+    results: list[Path | BaseException] = []
+
+    def worker() -> None:
+        try:
+            results.append(fetch("sam_hq_vit_b", cache_dir=cache, progress=False))
+        except BaseException as exc:  # noqa: BLE001 - collected for the assertion below
+            results.append(exc)
+
+    threads = [threading.Thread(target=worker) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+        time.sleep(0.05)
+    for thread in threads:
+        thread.join(timeout=30)
+
+    assert results == [cache / hq_entry.filename] * 3
+    assert len(mirror.requests) == 1  # the others waited, then found the verified copy
+    assert (cache / hq_entry.filename).read_bytes() == payload
+    assert load_known_hashes(cache)[hq_entry.filename]["sha256"] == sha256_bytes(payload)
+    assert cache_listing(cache) == sorted([hq_entry.filename, KNOWN_HASHES_FILENAME])
+
+
+def test_hash_records_of_different_files_made_at_once_are_all_kept(cache):
+    names = [f"file_{i}.pth" for i in range(8)]
+    threads = [
+        threading.Thread(target=record_known_hash, args=(cache, name, f"{i:064x}", i, "http://127.0.0.1/x"))
+        for i, name in enumerate(names)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert sorted(load_known_hashes(cache)) == names
