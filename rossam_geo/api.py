@@ -14,7 +14,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 
 from rossam_geo.engines import Engine, get_engine
-from rossam_geo.errors import CRSError, PromptError
+from rossam_geo.errors import CRSError, InputError, PromptError
 from rossam_geo.pipeline.output import RESUME_FIELDS as RESUME_FIELDS  # re-exported
 from rossam_geo.pipeline.output import ChunkedFeatures, FeatureFrameBuilder
 from rossam_geo.pipeline.output import check_resumable as check_resumable  # re-exported
@@ -53,6 +53,38 @@ class MaskResult:
     score: float
     status: str
     reason: str
+
+
+@dataclass(frozen=True)
+class SceneOptions:
+    """How one scene is segmented: the keyword options of :meth:`Segmenter.segment` (see there)."""
+
+    crop_size: int = 512
+    upsample: float = 2.0
+    crop: bool = True
+    batch_size: int | None = None
+    bands: Sequence[int] | None = None
+    simplify_px: float = 0.0
+    all_parts: bool = False
+    output_crs: Any = None
+    boxes_crs: Any = None
+    layer: str | None = None
+    class_field: str | None = None
+    pixel: bool = False
+    progress: bool = False
+
+    @classmethod
+    def from_keywords(cls, options: dict[str, Any]) -> SceneOptions:
+        """Build from keyword options, naming the valid ones when one is unknown.
+
+        Raises:
+            InputError: an unknown option.
+        """
+        valid = tuple(f.name for f in fields(cls))
+        unknown = sorted(set(options) - set(valid))
+        if unknown:
+            raise InputError(f"unknown option(s) {', '.join(unknown)}; valid options: {', '.join(valid)}")
+        return cls(**options)
 
 
 @dataclass
@@ -123,26 +155,20 @@ def prompts_from_geodataframe(
     )
 
 
-def _load_prompts(
-    boxes: Boxes,
-    *,
-    scene_name: str,
-    boxes_crs: Any,
-    layer: str | None,
-    class_field: str | None,
-    pixel: bool,
-) -> PromptSet:
-    """Turn any accepted ``boxes`` value into a PromptSet."""
+def _load_prompts(boxes: Boxes, scene_name: str, options: SceneOptions) -> PromptSet:
+    """Turn any accepted ``boxes`` value into a PromptSet (read with ``options``' prompt settings)."""
     import pyproj
 
     from rossam_geo import io
+
+    boxes_crs, class_field, pixel = options.boxes_crs, options.class_field, options.pixel
 
     if isinstance(boxes, io.PromptSet):
         return boxes
     if isinstance(boxes, (str, Path)):
         crs = None if boxes_crs is None else pyproj.CRS.from_user_input(boxes_crs).to_wkt()
         return io.read_prompts(
-            boxes, layer=layer, crs=crs, class_field=class_field, scene_name=scene_name, pixel=pixel
+            boxes, layer=options.layer, crs=crs, class_field=class_field, scene_name=scene_name, pixel=pixel
         )
     if hasattr(boxes, "geometry") and hasattr(boxes, "crs"):
         return prompts_from_geodataframe(boxes, class_field=class_field, boxes_crs=boxes_crs)
@@ -216,7 +242,7 @@ class Segmenter:
         progress: bool = False,
     ) -> SceneSegmentation:
         """Like :meth:`segment`, returning the features with the pixel boxes and scene-CRS polygons."""
-        options = dict(
+        options = SceneOptions(
             crop_size=crop_size,
             upsample=upsample,
             crop=crop,
@@ -231,7 +257,7 @@ class Segmenter:
             pixel=pixel,
             progress=progress,
         )
-        return self._run_scene(scene, boxes, None, **options)
+        return self._run_scene(scene, boxes, None, options)
 
     def segment_to_file(
         self,
@@ -277,16 +303,10 @@ class Segmenter:
         """
         from rossam_geo.pipeline import output as pipeline_output
 
+        settings = SceneOptions.from_keywords(options)
         out_path = pipeline_output.check_write_mode(output, mode)
         scene_name = Path(str(scene)).name
-        prompts = _load_prompts(
-            boxes,
-            scene_name=scene_name,
-            boxes_crs=options.get("boxes_crs"),
-            layer=options.get("layer"),
-            class_field=options.get("class_field"),
-            pixel=bool(options.get("pixel", False)),
-        )
+        prompts = _load_prompts(boxes, scene_name, settings)
         run = pipeline_output.open_output(
             out_path,
             out_layer,
@@ -298,30 +318,13 @@ class Segmenter:
             every_features=every_features,
         )
         todo = pipeline_output.subset_prompts(prompts, run.todo)
-        result = self._run_scene(scene, todo, run.sink, **options)
+        result = self._run_scene(scene, todo, run.sink, settings)
         run.finish(result.features)
         result.already_done = run.already_done
         return result
 
     def _run_scene(
-        self,
-        scene: str | Path,
-        boxes: Boxes,
-        sink: OutputSink | None,
-        *,
-        crop_size: int = 512,
-        upsample: float = 2.0,
-        crop: bool = True,
-        batch_size: int | None = None,
-        bands: Sequence[int] | None = None,
-        simplify_px: float = 0.0,
-        all_parts: bool = False,
-        output_crs: Any = None,
-        boxes_crs: Any = None,
-        layer: str | None = None,
-        class_field: str | None = None,
-        pixel: bool = False,
-        progress: bool = False,
+        self, scene: str | Path, boxes: Boxes, sink: OutputSink | None, options: SceneOptions
     ) -> SceneSegmentation:
         """:meth:`segment_scene`, handing the features to ``sink`` in chunks when one is given."""
         from rossam_geo import geo, io
@@ -332,45 +335,45 @@ class Segmenter:
         created = datetime.now(timezone.utc).isoformat(timespec="seconds")
         with io.open_raster(scene) as reader:
             info = reader.info
-            if output_crs is not None and info.crs is None:
+            if options.output_crs is not None and info.crs is None:
                 raise CRSError(
                     f"scene {info.name!r} has no CRS, so its polygons cannot be reprojected to "
-                    f"{output_crs!r}; drop the output CRS"
+                    f"{options.output_crs!r}; drop the output CRS"
                 )
-            prompts = _load_prompts(
-                boxes,
-                scene_name=info.name,
-                boxes_crs=boxes_crs,
-                layer=layer,
-                class_field=class_field,
-                pixel=pixel,
-            )
+            prompts = _load_prompts(boxes, info.name, options)
             if prompts.crs is None:
                 boxes_px = np.asarray(prompts.boxes_xyxy, dtype=np.float64).reshape(-1, 4)
             else:
                 boxes_px = geo.boxes_to_pixels(prompts.boxes_xyxy, prompts.crs, info)
             frame = FeatureFrameBuilder(
-                prompts, info, self.engine, crop_size, upsample, created, output_crs, sink is not None
+                prompts,
+                info,
+                self.engine,
+                options.crop_size,
+                options.upsample,
+                created,
+                options.output_crs,
+                sink is not None,
             )
-            stretch = reader.compute_stretch(bands) if info.dtype != "uint8" else None
-            source = ReaderSource(reader, bands=bands, stretch=stretch)
+            stretch = reader.compute_stretch(options.bands) if info.dtype != "uint8" else None
+            source = ReaderSource(reader, bands=options.bands, stretch=stretch)
             collected = ChunkedFeatures(frame, sink)
             with (
-                _progress(progress, len(boxes_px), f"segmenting {info.name}") as advance,
+                _progress(options.progress, len(boxes_px), f"segmenting {info.name}") as advance,
                 collected.collecting(),
             ):
                 for outcome in iter_box_masks(
                     source,
                     boxes_px,
                     self.engine,
-                    crop=crop,
-                    crop_size=crop_size,
-                    upsample=upsample,
-                    batch_size=batch_size,
+                    crop=options.crop,
+                    crop_size=options.crop_size,
+                    upsample=options.upsample,
+                    batch_size=options.batch_size,
                     on_progress=advance,
                 ):
                     geom = outcome_geometry(
-                        outcome, info.transform, all_parts=all_parts, simplify_px=simplify_px
+                        outcome, info.transform, all_parts=options.all_parts, simplify_px=options.simplify_px
                     )
                     if outcome.status == "ok" and geom.is_empty:
                         outcome.status, outcome.reason = "failed", "the mask does not overlap the box"

@@ -243,3 +243,11 @@ def test_open_output_append_does_not_read_the_layer(tmp_path: Path):
     _layer(out, [(1, "scene.tif", "ok")], engine="grabcut")  # another engine: fine when appending
     run = _open(out, "append", [1, 2])
     assert run.todo == [0, 1] and not run.resumed and run.writer.mode == "append"
+
+
+def test_unknown_option_of_segment_to_file_names_the_valid_ones(tmp_path):
+    from rossam_geo.api import Segmenter
+
+    with pytest.raises(InputError, match=r"unknown option\(s\) crop_px; valid options: crop_size, upsample"):
+        Segmenter("box").segment_to_file("scene.tif", np.zeros((1, 4)), tmp_path / "out.gpkg", crop_px=64)
+    assert not (tmp_path / "out.gpkg").exists()
