@@ -58,7 +58,7 @@ def engine_options(func: F) -> F:
 
 
 def speed_options(func: F) -> F:
-    """--precision, --attention, --compile: inference speed of the SAM-family engines."""
+    """--precision, --attention, --compile, --tta: inference options of the SAM-family engines."""
     options = [
         click.option(
             "--precision",
@@ -80,6 +80,14 @@ def speed_options(func: F) -> F:
             is_flag=True,
             help="SAM-family engines: torch.compile the encoder.",
         ),
+        click.option(
+            "--tta",
+            type=click.Choice(["auto", "none", "flips", "d8"]),
+            default="auto",
+            show_default=True,
+            help="SAM-family engines: test-time augmentation, logits of flipped (4 passes) or flipped and "
+            "transposed (d8, 8 passes) inputs averaged (auto: d8 for the compact model, none otherwise).",
+        ),
     ]
     for option in reversed(options):
         func = option(func)
@@ -87,10 +95,12 @@ def speed_options(func: F) -> F:
 
 
 def speed_engine_options(
-    engine: str, precision: str, attention: str, compile_encoder: bool
+    engine: str, precision: str, attention: str, compile_encoder: bool, tta: str = "auto"
 ) -> dict[str, Any]:
-    """Engine keyword options for the non-default speed settings; refused for the weight-free engines."""
+    """Engine keyword options for the non-default inference settings; refused for the weight-free engines."""
     chosen: dict[str, Any] = {}
+    if tta != "auto":
+        chosen["tta"] = tta
     if precision != "auto":
         chosen["precision"] = precision
     if attention != "auto":

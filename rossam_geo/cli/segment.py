@@ -75,6 +75,7 @@ def segment(
     precision: str,
     attention: str,
     compile_encoder: bool,
+    tta: str,
     crop_size: int,
     upsample: float,
     no_crop: bool,
@@ -127,11 +128,11 @@ def segment(
     for target in (out_path, Path(preview) if preview is not None else None):
         if target is not None:
             target.parent.mkdir(parents=True, exist_ok=True)
-    speed = speed_engine_options(engine, precision, attention, compile_encoder)
+    speed = speed_engine_options(engine, precision, attention, compile_encoder, tta)
     if scheduler is not None:
         if speed:
             raise click.UsageError(
-                "--precision, --attention and --compile are not passed to Dask workers yet"
+                "--precision, --attention, --compile and --tta are not passed to Dask workers yet"
             )
         _run_distributed(scene, prompts, output, layer_name, mode, scheduler, preview, console, locals())
         return

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from rossam_geo.engines.base import EnginePrediction
+from rossam_geo.engines.tta import TTA_MODES, symmetries
 from rossam_geo.errors import ChecksumError, EngineError, InputError, WeightsError
 
 if TYPE_CHECKING:
@@ -100,6 +101,7 @@ class SamFamilyEngine:
         attention: str = "auto",
         compile: bool = False,
         prefetch: int = DEFAULT_PREFETCH_BATCHES,
+        tta: str = "none",
     ) -> None:
         """Wrap ``model``; it is moved to ``device`` and put in eval mode.
 
@@ -112,9 +114,12 @@ class SamFamilyEngine:
             attention: ``"auto"`` (sdpa on CUDA, reference elsewhere), ``"sdpa"`` or ``"reference"``.
             compile: ``torch.compile`` the image encoder (slow first call per batch shape).
             prefetch: batches read ahead by the segment pipeline (0: read in the main thread).
+            tta: test-time augmentation, ``"none"``, ``"flips"`` (4 passes) or ``"d8"`` (8 passes): the
+                logits of the flipped / transposed inputs are mapped back and averaged
+                (:mod:`rossam_geo.engines.tta`); the variants of an object share one forward pass.
 
         Raises:
-            InputError: a batch size below 1, an unknown precision or attention, a negative prefetch.
+            InputError: a batch size below 1, an unknown precision, attention or tta, a negative prefetch.
             EngineError: unavailable device.
         """
         from rossam_geo.model.fast import (
@@ -142,6 +147,8 @@ class SamFamilyEngine:
         self.precision = resolve_precision(precision, self.device)
         self.attention = resolve_attention(attention, self.device)
         self.prefetch_batches = int(prefetch)
+        self.tta = tta
+        self._symmetries = symmetries(tta)
         self.model = model.to(self.device).eval()
         self.input_size_px: int | None = model.image_size_px
         configure_for_inference(self.model, attention=self.attention, compile_encoder=False)
@@ -193,17 +200,28 @@ class SamFamilyEngine:
             raise InputError(f"expected ({images.shape[0]}, 4) boxes, one per image, got {boxes.shape}")
         logits_parts: list[np.ndarray] = []
         score_parts: list[np.ndarray] = []
+        variants = self._symmetries
+        # Objects per forward pass; with test-time augmentation an object's variants share its pass.
+        per_pass = max(1, self.max_batch // len(variants))
         with torch.inference_mode(), self._autocast():
-            for start in range(0, images.shape[0], self.max_batch):
-                stop = start + self.max_batch
-                chunk = self._to_device(images[start:stop])
-                box_chunk = self._to_device(boxes[start:stop].astype(np.float32))
+            for start in range(0, images.shape[0], per_pass):
+                stop = start + per_pass
+                chunk_images = np.concatenate([v.images(images[start:stop]) for v in variants])
+                chunk_boxes = np.concatenate([v.boxes(boxes[start:stop], size or 0) for v in variants])
+                chunk = self._to_device(chunk_images)
+                box_chunk = self._to_device(chunk_boxes.astype(np.float32))
                 logits, scores = self.model.predict(chunk, box_chunk, mode=self.mode)  # type: ignore[arg-type]
                 # One device-to-host synchronisation per chunk: the scores ride along with the logits.
                 side = logits.shape[-1]
                 packed = torch.cat([logits.float().flatten(1), scores.float()[:, None]], dim=1).cpu().numpy()
-                logits_parts.append(packed[:, :-1].reshape(-1, logits.shape[-2], side))
-                score_parts.append(packed[:, -1])
+                n = len(packed) // len(variants)
+                variant_logits = packed[:, :-1].reshape(len(variants), n, logits.shape[-2], side)
+                logits_parts.append(
+                    np.mean(
+                        [v.invert_logits(x) for v, x in zip(variants, variant_logits, strict=True)], axis=0
+                    )
+                )
+                score_parts.append(packed[:, -1].reshape(len(variants), n).mean(axis=0))
         if not logits_parts:
             side = int(size or 0)
             return EnginePrediction(np.zeros((0, side, side), np.float32), np.zeros(0, np.float32))
@@ -310,19 +328,34 @@ def _rossam_model(weights: str | Path, base_weights: str | Path | None) -> tuple
 
 
 # ------------------------------------------------------------------------------------------ factories
-SPEED_OPTIONS: tuple[str, ...] = ("precision", "attention", "compile", "prefetch")
+#: inference options the SAM-family factories pass to :class:`SamFamilyEngine`.
+INFERENCE_OPTIONS: tuple[str, ...] = ("precision", "attention", "compile", "prefetch", "tta")
+#: configurations whose forward pass is cheap enough for 8-pass test-time augmentation by default.
+TTA_BY_DEFAULT: dict[str, str] = {"compact": "d8"}
 
 
-def _speed_options(speed: dict[str, Any]) -> dict[str, Any]:
-    """Check the names of the speed options passed through a factory.
+def _inference_options(options: dict[str, Any], model: RosSam) -> dict[str, Any]:
+    """Check the names of the inference options passed through a factory; resolve ``tta="auto"``.
+
+    ``tta`` ``"auto"`` (the default) is ``"d8"`` for the compact configuration, whose 8 passes cost about as
+    much as one pass of a ViT-B, and ``"none"`` for the ViT-B/L/H networks.
 
     Raises:
-        InputError: an unknown option.
+        InputError: an unknown option or tta mode.
     """
-    unknown = sorted(set(speed) - set(SPEED_OPTIONS))
+    unknown = sorted(set(options) - set(INFERENCE_OPTIONS))
     if unknown:
-        raise InputError(f"unknown engine options {unknown}; speed options are: {', '.join(SPEED_OPTIONS)}")
-    return speed
+        raise InputError(
+            f"unknown engine options {unknown}; inference options are: {', '.join(INFERENCE_OPTIONS)}"
+        )
+    resolved = dict(options)
+    tta = resolved.get("tta", "auto")
+    if tta == "auto":
+        tta = TTA_BY_DEFAULT.get(model.config.name, "none")
+    if tta not in TTA_MODES:
+        raise InputError(f"unknown tta {tta!r}; choose one of: auto, {', '.join(TTA_MODES)}")
+    resolved["tta"] = tta
+    return resolved
 
 
 def build_rossam_engine(
@@ -349,7 +382,9 @@ def build_rossam_engine(
         base_weights: the adapter's base file, where it is not where the metadata says.
         config: build a randomly initialised network of this configuration (tests, benchmarks).
         model: use this network as is (tests); its LoRA gets merged.
-        **speed: ``precision``, ``attention``, ``compile``, ``prefetch`` (see :class:`SamFamilyEngine`).
+        **speed: ``precision``, ``attention``, ``compile``, ``prefetch`` and ``tta`` (see
+            :class:`SamFamilyEngine`; ``tta="auto"``, the default, is ``"d8"`` for the compact network and
+            ``"none"`` otherwise).
 
     Raises:
         WeightsError: no weights given (the message tells how to get them), base weights missing.
@@ -380,7 +415,7 @@ def build_rossam_engine(
         model_name=model_name,
         device=device,
         batch_size=batch_size,
-        **_speed_options(speed),
+        **_inference_options(speed, net),
     )
 
 
@@ -409,7 +444,7 @@ def _official_engine(
         model_name=model_name,
         device=device,
         batch_size=batch_size,
-        **_speed_options(speed),
+        **_inference_options(speed, net),
     )
 
 
@@ -430,7 +465,9 @@ def build_sam_engine(
             CPU).
         config: build a randomly initialised network of this configuration (tests).
         model: use this network as is (tests).
-        **speed: ``precision``, ``attention``, ``compile``, ``prefetch`` (see :class:`SamFamilyEngine`).
+        **speed: ``precision``, ``attention``, ``compile``, ``prefetch`` and ``tta`` (see
+            :class:`SamFamilyEngine`; ``tta="auto"``, the default, is ``"d8"`` for the compact network and
+            ``"none"`` otherwise).
 
     Raises:
         WeightsError: weights not found (the message tells how to fetch them).
@@ -456,7 +493,9 @@ def build_hq_sam_engine(
             CPU).
         config: build a randomly initialised network of this configuration (tests).
         model: use this network as is (tests).
-        **speed: ``precision``, ``attention``, ``compile``, ``prefetch`` (see :class:`SamFamilyEngine`).
+        **speed: ``precision``, ``attention``, ``compile``, ``prefetch`` and ``tta`` (see
+            :class:`SamFamilyEngine`; ``tta="auto"``, the default, is ``"d8"`` for the compact network and
+            ``"none"`` otherwise).
 
     Raises:
         WeightsError: weights not found, or a plain SAM checkpoint.

@@ -128,10 +128,13 @@ def test_speed_options_reach_the_sam_family_engine(tmp_path, scene, lonlat_promp
         "--attention",
         "sdpa",
         "--compile",
+        "--tta",
+        "flips",
     )
     assert result.exit_code == 0, result.output
     assert received["name"] == "rossam"
     assert (received["precision"], received["attention"], received["compile"]) == ("bf16", "sdpa", True)
+    assert received["tta"] == "flips"
 
 
 def test_speed_options_are_refused_for_weight_free_engines(tmp_path, scene, lonlat_prompts):

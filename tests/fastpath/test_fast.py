@@ -58,7 +58,9 @@ def test_options_reach_the_engine_and_bad_ones_are_refused(tiny_sam_file):
     assert type(engine.model.image_encoder.blocks[0].attn).__name__ == "SdpaAttention"
     plain = build_sam_engine(weights=tiny_sam_file, device="cpu")
     assert (plain.precision, plain.attention, plain.max_batch) == ("fp32", "reference", 1)
-    with pytest.raises(InputError, match=r"unknown engine options \['turbo'\]; speed options are: precision"):
+    with pytest.raises(
+        InputError, match=r"unknown engine options \['turbo'\]; inference options are: precision"
+    ):
         build_sam_engine(weights=tiny_sam_file, device="cpu", turbo=True)
     with pytest.raises(InputError, match="prefetch must be >= 0 batches, got -1"):
         build_sam_engine(weights=tiny_sam_file, device="cpu", prefetch=-1)

@@ -1,0 +1,78 @@
+"""Test-time augmentation of box-prompted engines: the square model input flipped and transposed.
+
+Every variant is one of the dihedral symmetries of the square: an optional transpose (rows <-> columns), then
+optional left-right and up-down flips. Each keeps an axis-aligned box axis-aligned, so the prompt box is
+transformed exactly; the variant's mask logits are mapped back and all variants' logits are averaged.
+
+* ``"none"``: the input as is (1 pass);
+* ``"flips"``: as is, and flipped left-right, up-down and both (4 passes);
+* ``"d8"``: those 4 and the same 4 on the transposed input (8 passes), all symmetries of the square.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from rossam_geo.errors import InputError
+
+TTA_MODES: tuple[str, ...] = ("none", "flips", "d8")
+
+
+@dataclass(frozen=True)
+class Symmetry:
+    """One symmetry of the square model input: transpose first, then flip left-right, then up-down."""
+
+    transpose: bool = False
+    flip_lr: bool = False
+    flip_ud: bool = False
+
+    def images(self, images_rgb_u8: np.ndarray) -> np.ndarray:
+        """(B, S, S, C) images -> the same images transformed (a view where possible)."""
+        out = images_rgb_u8
+        if self.transpose:
+            out = out.transpose(0, 2, 1, 3)
+        if self.flip_lr:
+            out = out[:, :, ::-1]
+        if self.flip_ud:
+            out = out[:, ::-1]
+        return out
+
+    def boxes(self, boxes_px_xyxy: np.ndarray, size_px: int) -> np.ndarray:
+        """(B, 4) XYXY boxes in pixel-edge coordinates of the S x S input -> the transformed boxes."""
+        out = np.array(boxes_px_xyxy, dtype=np.float64, copy=True).reshape(-1, 4)
+        if self.transpose:
+            out = out[:, [1, 0, 3, 2]]
+        if self.flip_lr:
+            out[:, [0, 2]] = size_px - out[:, [2, 0]]
+        if self.flip_ud:
+            out[:, [1, 3]] = size_px - out[:, [3, 1]]
+        return out
+
+    def invert_logits(self, logits: np.ndarray) -> np.ndarray:
+        """(B, S, S) logits of transformed inputs -> logits in the original input's frame."""
+        out = logits
+        if self.flip_ud:
+            out = out[:, ::-1]
+        if self.flip_lr:
+            out = out[:, :, ::-1]
+        if self.transpose:
+            out = out.transpose(0, 2, 1)
+        return out
+
+
+def symmetries(mode: str) -> tuple[Symmetry, ...]:
+    """The symmetries of a TTA mode (the identity first).
+
+    Raises:
+        InputError: unknown mode.
+    """
+    if mode not in TTA_MODES:
+        raise InputError(f"unknown test-time augmentation {mode!r}; choose one of: {', '.join(TTA_MODES)}")
+    flips = (Symmetry(), Symmetry(flip_lr=True), Symmetry(flip_ud=True), Symmetry(flip_lr=True, flip_ud=True))
+    if mode == "none":
+        return flips[:1]
+    if mode == "flips":
+        return flips
+    return flips + tuple(Symmetry(True, s.flip_lr, s.flip_ud) for s in flips)

@@ -1,0 +1,91 @@
+"""Test-time augmentation: exact box transforms, inverse logits, equivariance of d8, the auto default."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from rossam_geo.engines.sam import build_rossam_engine
+from rossam_geo.engines.tta import Symmetry, symmetries
+from rossam_geo.errors import InputError
+from tests.fastpath.conftest import BLOB_BOXES
+
+
+def _marked(size: int, box: tuple[int, int, int, int]) -> np.ndarray:
+    """(1, size, size, 3) uint8 noise below 200, with the box region (XYXY pixel edges) set to 255."""
+    image = np.random.default_rng(0).integers(0, 200, (1, size, size, 3), dtype=np.uint8)
+    x0, y0, x1, y1 = box
+    image[0, y0:y1, x0:x1] = 255
+    return image
+
+
+@pytest.mark.parametrize("symmetry", symmetries("d8"))
+def test_box_follows_the_image_and_logits_come_back(symmetry: Symmetry):
+    size, box = 12, (2, 1, 5, 9)  # off-centre, not square
+    image = _marked(size, box)
+    moved = symmetry.images(image)
+    x0, y0, x1, y1 = symmetry.boxes(np.array([box], float), size)[0].astype(int)
+    assert (moved[0, y0:y1, x0:x1] == 255).all()
+    assert (moved == 255).sum() == (image == 255).sum()  # the marked region is exactly the moved box
+    channel = image[..., 0].astype(np.float32)
+    assert np.array_equal(symmetry.invert_logits(symmetry.images(image)[..., 0].astype(np.float32)), channel)
+
+
+def test_modes_hold_1_4_and_8_distinct_symmetries():
+    image = _marked(10, (1, 2, 4, 7))
+    for mode, count in (("none", 1), ("flips", 4), ("d8", 8)):
+        found = symmetries(mode)
+        assert len(found) == count and found[0] == Symmetry()
+        assert len({s.images(image).tobytes() for s in found}) == count
+    with pytest.raises(
+        InputError, match="unknown test-time augmentation 'rot'; choose one of: none, flips, d8"
+    ):
+        symmetries("rot")
+
+
+def test_d8_prediction_is_the_mean_of_the_variants_and_equivariant(tiny_rossam, blob_image):
+    plain = build_rossam_engine(model=tiny_rossam, device="cpu", tta="none")
+    size = plain.input_size_px
+    images = np.stack([np.resize(blob_image, (size, size, 3))] * 2).astype(np.uint8)
+    boxes = np.array([[10.0, 12.0, 40.0, 30.0], [50.0, 20.0, 60.0, 55.0]]) * size / 64
+    augmented = build_rossam_engine(model=tiny_rossam, device="cpu", tta="d8", batch_size=4)
+    result = augmented.predict(images, boxes)
+
+    variants = symmetries("d8")
+    manual = [
+        v.invert_logits(
+            plain.predict(np.ascontiguousarray(v.images(images)), v.boxes(boxes, size)).mask_logits
+        )
+        for v in variants
+    ]
+    np.testing.assert_allclose(result.mask_logits, np.mean(manual, axis=0), atol=1e-4)
+    assert not np.allclose(result.mask_logits, plain.predict(images, boxes).mask_logits, atol=1e-3)
+
+    # Averaging over the whole group: segmenting a transposed, flipped input gives the transformed masks.
+    move = Symmetry(transpose=True, flip_lr=True)
+    moved = augmented.predict(np.ascontiguousarray(move.images(images)), move.boxes(boxes, size))
+    np.testing.assert_allclose(move.invert_logits(moved.mask_logits), result.mask_logits, atol=1e-4)
+
+
+def test_auto_is_d8_for_the_compact_network_only(tiny_rossam):
+    assert build_rossam_engine(model=tiny_rossam, device="cpu").tta == "none"
+    assert build_rossam_engine(device="cpu").tta == "d8"  # the bundled compact model
+    assert build_rossam_engine(device="cpu", tta="none").tta == "none"
+    with pytest.raises(InputError, match="unknown tta 'all'; choose one of: auto, none, flips, d8"):
+        build_rossam_engine(model=tiny_rossam, device="cpu", tta="all")
+
+
+def test_variants_of_an_object_share_a_forward_pass(tiny_rossam, blob_image):
+    engine = build_rossam_engine(model=tiny_rossam, device="cpu", tta="flips", batch_size=8)
+    calls: list[int] = []
+    predict = engine.model.predict
+
+    def counting(images, boxes, mode):  # type: ignore[no-untyped-def]
+        calls.append(len(images))
+        return predict(images, boxes, mode=mode)
+
+    engine.model.predict = counting  # type: ignore[method-assign]
+    size = engine.input_size_px
+    images = np.stack([np.resize(blob_image, (size, size, 3))] * 3).astype(np.uint8)
+    engine.predict(images, np.tile(BLOB_BOXES[:1] * size / 96, (3, 1)))
+    assert calls == [8, 4]  # 2 objects x 4 flips, then the third object's 4
