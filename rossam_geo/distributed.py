@@ -14,7 +14,7 @@ declared with ``dask worker --resources GPU=1``; with ``device="cuda"`` every ta
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -134,23 +134,40 @@ def worker_engine(job: TrackJob) -> Engine:
 
 
 def worker_segmenter(
-    engine: str, weights: str | None, device: str, batch_size: int | None, *, worker: Any = None
+    engine: str,
+    weights: str | None,
+    device: str,
+    batch_size: int | None,
+    engine_options: Mapping[str, Any] | None = None,
+    *,
+    worker: Any = None,
 ) -> Any:
-    """A :class:`rossam_geo.api.Segmenter`, built once per worker and reused by later tasks."""
+    """A :class:`rossam_geo.api.Segmenter`, built once per worker and reused by later tasks.
+
+    ``engine_options`` go to the engine's factory (``precision``, ``attention``, ``compile``, ``tta`` of the
+    SAM-family engines); segmenters with different options are cached apart.
+    """
     from rossam_geo.api import Segmenter
 
+    extra = dict(engine_options or {})
     cache = _worker_cache(worker)
-    key = ("segmenter", engine, weights, device, batch_size)
+    key = ("segmenter", engine, weights, device, batch_size, tuple(sorted(extra.items())))
     if key not in cache:
-        options: dict[str, Any] = {} if batch_size is None else {"batch_size": batch_size}
-        cache[key] = Segmenter(engine=engine, weights=weights, device=device, **options)
+        if batch_size is not None:
+            extra["batch_size"] = batch_size
+        cache[key] = Segmenter(engine=engine, weights=weights, device=device, **extra)
     return cache[key]
 
 
 def _warm(
-    engine: str, weights: str | None, device: str, batch_size: int | None, dask_worker: Any = None
+    engine: str,
+    weights: str | None,
+    device: str,
+    batch_size: int | None,
+    engine_options: Mapping[str, Any] | None,
+    dask_worker: Any = None,
 ) -> None:
-    worker_segmenter(engine, weights, device, batch_size, worker=dask_worker)
+    worker_segmenter(engine, weights, device, batch_size, engine_options, worker=dask_worker)
 
 
 def warm_workers(
@@ -159,9 +176,10 @@ def warm_workers(
     weights: str | None = None,
     device: str = "auto",
     batch_size: int | None = None,
+    engine_options: Mapping[str, Any] | None = None,
 ) -> None:
     """Load the engine on every connected worker now (before timing, or to fail early on bad weights)."""
-    client.run(_warm, engine, weights, device, batch_size)
+    client.run(_warm, engine, weights, device, batch_size, dict(engine_options or {}))
 
 
 # ----------------------------------------------------------------------------------------------------- tracks
@@ -326,9 +344,10 @@ def _segment_scene_task(
     weights: str | None,
     device: str,
     batch_size: int | None,
+    engine_options: dict[str, Any],
     options: dict[str, Any],
 ) -> geopandas.GeoDataFrame:
-    segmenter = worker_segmenter(engine, weights, device, batch_size)
+    segmenter = worker_segmenter(engine, weights, device, batch_size, engine_options)
     return segmenter.segment(scene, prompts, batch_size=batch_size, **options)
 
 
@@ -351,6 +370,7 @@ def run_segment_distributed(
     weights: str | None = None,
     device: str = "auto",
     batch_size: int | None = None,
+    engine_options: Mapping[str, Any] | None = None,
     retries: int = 2,
     resources: dict[str, float] | None = None,
     on_scene: Callable[[str, ScaleOutResult], None] | None = None,
@@ -369,6 +389,7 @@ def run_segment_distributed(
         mode: ``"create"``, ``"overwrite"``, ``"append"`` (add every scene to an existing output) or
             ``"resume"`` (skip scenes whose name is already in the layer's ``source`` field).
         engine, weights, device, batch_size: engine options (the engine is loaded once per worker).
+        engine_options: further engine factory options (``precision``, ``attention``, ``compile``, ``tta``).
         retries: times a failed task is retried.
         resources: resources each task needs (default: :func:`gpu_resources` of ``device``).
         on_scene: called with the scene name after each scene is written.
@@ -429,6 +450,7 @@ def run_segment_distributed(
             weights,
             device,
             batch_size,
+            dict(engine_options or {}),
             segment_options,
             key=f"rossam-segment-{run_id}-{index}",
             retries=retries,
@@ -467,6 +489,7 @@ def segment_command(
     weights: str | None = None,
     device: str = "auto",
     batch_size: int | None = None,
+    engine_options: Mapping[str, Any] | None = None,
     **segment_options: Any,
 ) -> ScaleOutResult:
     """``rossam-geo segment --scheduler``: many scenes on a dask cluster, with a progress bar and a summary.
@@ -479,6 +502,7 @@ def segment_command(
         scheduler: ``local:N`` or a scheduler address.
         console: a ``rich.console.Console`` for progress and the summary.
         engine, weights, device, batch_size: engine options.
+        engine_options: further engine factory options (``precision``, ``attention``, ``compile``, ``tta``).
         **segment_options: keyword options of :meth:`rossam_geo.api.Segmenter.segment`.
 
     Returns:
@@ -507,6 +531,7 @@ def segment_command(
             weights=weights,
             device=device,
             batch_size=batch_size,
+            engine_options=engine_options,
             on_scene=lambda _name, _result: progress.advance(task),
             **segment_options,
         )

@@ -130,10 +130,6 @@ def segment(
             target.parent.mkdir(parents=True, exist_ok=True)
     speed = speed_engine_options(engine, precision, attention, compile_encoder, tta)
     if scheduler is not None:
-        if speed:
-            raise click.UsageError(
-                "--precision, --attention, --compile and --tta are not passed to Dask workers yet"
-            )
         _run_distributed(scene, prompts, output, layer_name, mode, scheduler, preview, console, locals())
         return
     try:
@@ -200,6 +196,7 @@ def _run_distributed(
             weights=o["weights"],
             device=o["device"],
             batch_size=o["batch_size"],
+            engine_options=o["speed"],
             crop_size=o["crop_size"],
             upsample=o["upsample"],
             crop=not o["no_crop"],

@@ -281,3 +281,36 @@ def test_temporal_help_on_workers_equals_the_local_run(sequence, client, tmp_pat
     assert all(
         (a is None and b is None) or a.equals(b) for a, b in zip(local.geometry, dask.geometry, strict=True)
     )
+
+
+def _cached_segmenter_ttas(dask_worker) -> list[str]:
+    """The ``tta`` of every segmenter cached on a worker (run through ``client.run``)."""
+    from rossam_geo.distributed import _worker_cache
+
+    cache = _worker_cache(dask_worker)
+    return sorted(v.engine.tta for k, v in cache.items() if k[0] == "segmenter" and hasattr(v.engine, "tta"))
+
+
+def test_engine_options_reach_the_workers(client, tmp_path):
+    from rossam_geo.api import Segmenter
+    from rossam_geo.distributed import warm_workers
+
+    scene = str(
+        make_geotiff(
+            tmp_path / "scene.tif",
+            data=np.random.default_rng(2).integers(0, 255, (3, 40, 50), dtype=np.uint8),
+        )
+    )
+    csv = tmp_path / "boxes.csv"
+    csv.write_text("xmin,ymin,xmax,ymax\n4,5,20,18\n25,10,44,33\n")
+    out = tmp_path / "flips.gpkg"
+    warm_workers(client, "rossam", device="cpu", engine_options={"tta": "flips"})
+    assert all(ttas == ["flips"] for ttas in client.run(_cached_segmenter_ttas).values())
+    run_segment_distributed(
+        [scene], csv, out, client, engine="rossam", device="cpu", engine_options={"tta": "flips"}, pixel=True
+    )
+    got = pyogrio.read_dataframe(out)
+    expected = Segmenter("rossam", device="cpu", tta="flips").segment(scene, csv, pixel=True)
+    assert list(got["status"]) == ["ok", "ok"]
+    assert all(a.equals(b) for a, b in zip(expected.geometry, got.geometry, strict=True))
+    assert sorted(sum(client.run(_cached_segmenter_ttas).values(), [])) == ["flips", "flips"]
