@@ -288,6 +288,23 @@ def run_engine_only(label: str, engine: object, n_boxes: int, device: torch.devi
     return PathResult(label, seconds, seconds, n_boxes, peak_memory_gib(device), [], [], f"batch {batch}")
 
 
+def profile_engine(engine: object, device: torch.device, rows: int = 20) -> str:
+    """Profile one full batch of ``engine.predict`` on random crops; the table of the ``rows`` operators
+    with the most device time (CUDA) or CPU time, self time only."""
+    from torch.profiler import ProfilerActivity, profile
+
+    size = int(engine.input_size_px)  # type: ignore[attr-defined]
+    batch = int(engine.max_batch)  # type: ignore[attr-defined]
+    images = np.random.default_rng(5).integers(0, 256, (batch, size, size, 3), dtype=np.uint8)
+    boxes = np.tile(np.array([[size * 0.4, size * 0.4, size * 0.6, size * 0.6]], np.float32), (batch, 1))
+    engine.predict(images, boxes)  # type: ignore[attr-defined]
+    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device.type == "cuda" else [])
+    with profile(activities=activities) as prof:
+        engine.predict(images, boxes)  # type: ignore[attr-defined]
+    sort_by = "self_device_time_total" if device.type == "cuda" else "self_cpu_time_total"
+    return str(prof.key_averages().table(sort_by=sort_by, row_limit=rows))
+
+
 def mask_parts(logits: list[np.ndarray]) -> float:
     """Mean count of 4-connected parts of the masks (logits > 0): how speckled the masks to polygonize are."""
     import cv2
@@ -383,6 +400,9 @@ def main() -> None:
         "paths warm up on one full batch (plus the last partial batch when compiled)",
     )
     parser.add_argument("--mode", default="hq", choices=("hq", "sam", "sam+hq"), help="our predict mode")
+    parser.add_argument(
+        "--profile", action="store_true", help="print the operators of one fast-path batch (torch.profiler)"
+    )
     args = parser.parse_args()
 
     from rossam_geo.engines.sam import resolve_device
@@ -484,6 +504,8 @@ def main() -> None:
                     print(f"  ({label}: warm-up and run took {time.perf_counter() - start:.0f} s)")
                     if not compiled:
                         rows.append(run_engine_only("ours fast, engine only", engine, n_boxes, device))
+                        if args.profile:
+                            print(profile_engine(engine, device), flush=True)
                 except Exception as exc:  # noqa: BLE001 - report the failed row, keep the others
                     print(f"  {label} failed: {type(exc).__name__}: {exc}", flush=True)
                 free(engine, base)
