@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import warnings
 from pathlib import Path
 from typing import Any
@@ -22,16 +21,7 @@ from rossam_geo.evaluate.objects import (
     optional_float,
     optional_str,
 )
-
-
-def _load_json(path: Path) -> Any:
-    try:
-        with open(path, encoding="utf-8") as f:
-            return json.load(f)
-    except FileNotFoundError:
-        raise InputError(f"file not found: {path}; check the path") from None
-    except (OSError, json.JSONDecodeError) as exc:
-        raise InputError(f"cannot read {path} as JSON ({exc}); give a COCO JSON file") from None
+from rossam_geo.io import read_json
 
 
 def decode_coco_segmentation(segmentation: Any, height: int, width: int) -> np.ndarray:
@@ -100,7 +90,7 @@ def read_coco_ground_truth(path: str | Path) -> GroundTruth:
         path: the COCO JSON (``images``, ``annotations``, ``categories``).
     """
     path = Path(path)
-    data = _load_json(path)
+    data = read_json(path, "a COCO JSON file")
     if not isinstance(data, dict) or "annotations" not in data or "images" not in data:
         raise InputError(f"{path} is not a COCO instance file (needs 'images' and 'annotations')")
     images = {grid.image_id: grid for grid in (_coco_grid(i) for i in data["images"])}
@@ -145,7 +135,7 @@ def read_coco_results(path: str | Path, gt: GroundTruth) -> Predictions:
     Each entry's id is ``annotation_id`` when present, else ``id``.
     """
     path = Path(path)
-    data = _load_json(path)
+    data = read_json(path, "a COCO JSON file")
     if isinstance(data, dict) and "annotations" in data:
         data = data["annotations"]
     if not isinstance(data, list):

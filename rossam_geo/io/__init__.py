@@ -6,13 +6,15 @@ opens paths.
 * :mod:`~rossam_geo.io.images`: a raster's pixel grid without its pixels, one band of a small mask image;
 * :mod:`~rossam_geo.io.prompts`: prompt boxes from vector files, CSV or COCO JSON (:func:`read_prompts`);
 * :mod:`~rossam_geo.io.layers`: vector layers read whole or as attribute tables;
-* :mod:`~rossam_geo.io.features`: atomic GeoPackage writes, at once or in chunks (:class:`GeoPackageWriter`).
+* :mod:`~rossam_geo.io.features`: atomic GeoPackage writes, at once or in chunks (:class:`GeoPackageWriter`);
+* :mod:`~rossam_geo.io.documents`: JSON documents and ``.npy`` arrays (:func:`read_json`, :func:`read_npy`).
 
 Everything else in rossam_geo takes arrays, affines, CRSs and geometries.
 """
 
 from __future__ import annotations
 
+from rossam_geo.io.documents import read_json, read_npy
 from rossam_geo.io.features import PIXEL_FRAME_DESCRIPTION, GeoPackageWriter, write_features
 from rossam_geo.io.images import PixelGrid, read_band, read_pixel_grid
 from rossam_geo.io.layers import layer_names, read_layer_attributes, read_layer_table, read_vector_layer
@@ -42,8 +44,10 @@ __all__ = [
     "layer_names",
     "open_raster",
     "read_band",
+    "read_json",
     "read_layer_attributes",
     "read_layer_table",
+    "read_npy",
     "read_pixel_grid",
     "read_prompts",
     "read_vector_layer",

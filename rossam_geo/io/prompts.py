@@ -7,7 +7,6 @@ coordinates of their source (a CRS, or scene pixels); reprojection is :mod:`ross
 from __future__ import annotations
 
 import csv
-import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -18,6 +17,7 @@ import numpy as np
 import pyproj
 
 from rossam_geo.errors import CRSError, PromptError
+from rossam_geo.io.documents import read_json
 from rossam_geo.io.layers import layer_names
 
 __all__ = [
@@ -107,7 +107,7 @@ def read_prompts(
     override_crs = _parse_crs(crs) if crs is not None else None
     suffix = path.suffix.lower()
     if suffix == ".json":
-        doc = _load_json(path)
+        doc = read_json(path, "a JSON prompt file (COCO or GeoJSON)", PromptError)
         if isinstance(doc, dict) and "annotations" in doc and "images" in doc:
             if override_crs is not None:
                 raise PromptError(f"COCO boxes are in pixels; drop the prompt CRS {crs!r} for {path.name!r}")
@@ -127,14 +127,6 @@ def _parse_crs(crs: str | pyproj.CRS) -> pyproj.CRS:
         return pyproj.CRS.from_user_input(crs)
     except pyproj.exceptions.CRSError as exc:
         raise CRSError(f"unknown CRS {crs!r}; give an EPSG code (EPSG:4326), a PROJ string or WKT") from exc
-
-
-def _load_json(path: Path) -> Any:
-    try:
-        with path.open("rb") as f:
-            return json.load(f)
-    except (OSError, ValueError) as exc:
-        raise PromptError(f"cannot read JSON prompt file {path.name!r}: {exc}") from exc
 
 
 def _find_column(

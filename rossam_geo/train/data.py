@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-import json
 import re
 from collections.abc import Sequence
 from pathlib import Path
@@ -18,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import numpy as np
 
 from rossam_geo.errors import CRSError, InputError
+from rossam_geo.io.documents import read_json, read_npy
 from rossam_geo.train.transforms import Sample, Transform, masks_to_boxes_xyxy, select_objects
 
 if TYPE_CHECKING:
@@ -103,10 +103,7 @@ class CocoInstances:
         from pycocotools.coco import COCO
 
         path = Path(annotations_json)
-        if not path.is_file():
-            raise InputError(f"COCO annotations {str(path)!r} do not exist; check the path")
-        with open(path, encoding="utf-8") as f:
-            content = json.load(f)
+        content = read_json(path, "COCO instance annotations")
         if not isinstance(content, dict) or "images" not in content or "annotations" not in content:
             raise InputError(
                 f"{str(path)!r} is not COCO instance JSON (needs 'images' and 'annotations'); "
@@ -199,7 +196,7 @@ class SatMtbFolder:
     def __getitem__(self, index: int) -> Sample:
         stem = self.stems[index]
         image = _read_image_rgb(self.root / "img" / f"{stem}.png")
-        masks = np.load(self.root / "onehotmask" / f"{stem}.npy", allow_pickle=False)
+        masks = read_npy(self.root / "onehotmask" / f"{stem}.npy", f"the mask stack of {stem}.png")
         if masks.ndim == 2:
             masks = masks[None]
         masks = masks > (127 if masks.dtype != bool and masks.max(initial=0) > 1 else 0)

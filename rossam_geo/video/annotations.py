@@ -25,6 +25,7 @@ from typing import Literal
 import numpy as np
 
 from rossam_geo.errors import PromptError
+from rossam_geo.io.documents import read_npy
 
 __all__ = [
     "ANNOTATION_FORMATS",
@@ -249,11 +250,7 @@ def read_satmtb_boxes(
                 f"box file {file.name!r} matches no frame (looked for a frame named {stem!r}); name box "
                 "files like their frames"
             )
-        try:
-            array = np.load(file, allow_pickle=False)
-        except (OSError, ValueError) as exc:
-            raise PromptError(f"cannot read boxes {str(file)!r} ({exc})") from exc
-        array = np.asarray(array, dtype=np.float64)
+        array = np.asarray(read_npy(file, "an (N, 4) array of XYXY boxes", PromptError), dtype=np.float64)
         if array.size == 0:
             continue
         if array.ndim != 2 or array.shape[1] != 4:

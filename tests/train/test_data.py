@@ -64,8 +64,12 @@ def test_class_filter_drops_objects_and_empty_images(tmp_path):
 
 
 def test_coco_errors_name_the_file(tmp_path):
-    with pytest.raises(InputError, match="do not exist"):
+    with pytest.raises(InputError, match=r"file not found: .*missing\.json; check the path"):
         CocoInstances(tmp_path / "missing.json")
+    broken = tmp_path / "broken.json"
+    broken.write_text("{")
+    with pytest.raises(InputError, match=r"cannot read .*broken\.json as JSON .*; give COCO instance"):
+        CocoInstances(broken)
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps({"type": "FeatureCollection"}))
     with pytest.raises(InputError, match="not COCO instance JSON"):
