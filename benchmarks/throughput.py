@@ -31,7 +31,9 @@ import resource
 import tempfile
 import time
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -162,6 +164,14 @@ class ReferenceLoopEngine:
             logits.append(masks[0].astype(np.float32))
             scores.append(float(iou[0]))
         return EnginePrediction(np.stack(logits), np.asarray(scores, np.float32))
+
+
+def ours_engine(checkpoint: Path, device: torch.device, mode: str, **options: Any) -> object:
+    """Our engine on the official-layout ``checkpoint``, LoRA rank 16; the same LoRA factors and HQ decoder
+    (not in a SAM file) on every path, from one seed."""
+    torch.manual_seed(1)
+    base = load_official(checkpoint, lora_rank=16)
+    return build_rossam_engine(model=base, device=str(device), mode=mode, **options)
 
 
 class RecordingEngine:
@@ -436,57 +446,47 @@ def main() -> None:
             checkpoint = write_random_official(folder, model)
             rows = []
 
-            engine: object = ReferenceLoopEngine(checkpoint, model, device)
-            rows.append(
-                run_path(
-                    "reference loop",
-                    engine,
-                    prompts,
-                    n_reference,
-                    n_reference,
-                    scene,
-                    device,
-                    warmup,
-                    "fp32, batch 1",
-                )
-            )
-            free(engine)
-
-            torch.manual_seed(1)  # the same LoRA factors and HQ decoder (not in a SAM file) on both paths
-            base = load_official(checkpoint, lora_rank=16)
-            engine = build_rossam_engine(
-                model=base,
-                device=str(device),
-                mode=args.mode,
-                precision="fp32",
-                attention="reference",
-                batch_size=1,
-                prefetch=0,
-            )
-            rows.append(
-                run_path(
+            reference_sized = (
+                ("reference loop", partial(ReferenceLoopEngine, checkpoint, model, device)),
+                (
                     "ours fp32",
-                    engine,
-                    prompts,
-                    n_reference,
-                    n_reference,
-                    scene,
-                    device,
-                    warmup,
-                    "fp32, batch 1",
-                )
+                    partial(
+                        ours_engine,
+                        checkpoint,
+                        device,
+                        args.mode,
+                        precision="fp32",
+                        attention="reference",
+                        batch_size=1,
+                        prefetch=0,
+                    ),
+                ),
             )
-            free(engine, base)
+            for label, make in reference_sized:
+                engine = make()
+                rows.append(
+                    run_path(
+                        label,
+                        engine,
+                        prompts,
+                        n_reference,
+                        n_reference,
+                        scene,
+                        device,
+                        warmup,
+                        "fp32, batch 1",
+                    )
+                )
+                free(engine)
 
             for compiled in (False, True) if args.compile else (False,):
-                torch.manual_seed(1)  # the same LoRA factors and HQ decoder on every path
-                base = load_official(checkpoint, lora_rank=16)
                 label = "ours fast + compile" if compiled else "ours fast"
+                engine = None
                 try:
-                    engine = build_rossam_engine(
-                        model=base,
-                        device=str(device),
-                        mode=args.mode,
+                    engine = ours_engine(
+                        checkpoint,
+                        device,
+                        args.mode,
                         precision="bf16",
                         attention="sdpa",
                         batch_size=batch_size,
@@ -508,7 +508,7 @@ def main() -> None:
                             print(profile_engine(engine, device), flush=True)
                 except Exception as exc:  # noqa: BLE001 - report the failed row, keep the others
                     print(f"  {label} failed: {type(exc).__name__}: {exc}", flush=True)
-                free(engine, base)
+                free(engine)
 
             print()
             print_table(model, rows, flops, peak_tflops, device)
