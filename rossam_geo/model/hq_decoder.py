@@ -14,6 +14,8 @@ from segment_anything.modeling.common import LayerNorm2d
 from segment_anything.modeling.mask_decoder import MLP
 from torch import nn
 
+from rossam_geo.errors import InputError
+
 
 class HQDecoderOutput(NamedTuple):
     """Outputs of :meth:`HQMaskDecoder.forward` for N prompts of one image.
@@ -117,14 +119,14 @@ class HQMaskDecoder(MaskDecoder):
         interm_embeddings: torch.Tensor,
         multimask_output: bool = False,
     ) -> HQDecoderOutput:
-        """Decode N prompts of one image.
+        """Decode N prompts of one image, or one prompt of each of N images.
 
         Args:
-            image_embeddings: (1, C, h, w) embedding of one image.
+            image_embeddings: (1, C, h, w) embedding of one image, or (N, C, h, w): prompt i on image i.
             image_pe: (1, C, h, w) dense positional encoding.
             sparse_prompt_embeddings: (N, T, C) prompt tokens.
             dense_prompt_embeddings: (N, C, h, w) dense prompt embeddings.
-            interm_embeddings: (1, h, w, D) first global-attention block output of the same image.
+            interm_embeddings: (1 or N, h, w, D) first global-attention block output of the same image(s).
             multimask_output: return SAM's three ambiguity masks instead of its single mask.
 
         Returns:
@@ -148,23 +150,34 @@ class HQMaskDecoder(MaskDecoder):
         """Run the transformer with the IoU, mask and HQ tokens and predict all masks.
 
         Args:
-            image_embeddings: (1, C, h, w).
+            image_embeddings: (1, C, h, w) for N prompts of one image, or (N, C, h, w) for one prompt per
+                image.
             image_pe: (1, C, h, w).
             sparse_prompt_embeddings: (N, T, C).
             dense_prompt_embeddings: (N, C, h, w).
-            hq_features: (1, C/8, 4h, 4w) from :meth:`hq_features`.
+            hq_features: (1 or N, C/8, 4h, 4w) from :meth:`hq_features`, one per image.
 
         Returns:
             SAM-token masks (N, 4, 4h, 4w), their IoU predictions (N, 4), HQ-token masks (N, 1, 4h, 4w).
+
+        Raises:
+            InputError: neither one image nor one image per prompt.
         """
         n_prompts = sparse_prompt_embeddings.shape[0]
+        n_images = image_embeddings.shape[0]
+        if n_images not in (1, n_prompts):
+            raise InputError(
+                f"{n_prompts} prompts on {n_images} images; give one image, or one image per prompt"
+            )
         output_tokens = torch.cat(
             [self.iou_token.weight, self.mask_tokens.weight, self.hf_token.weight], dim=0
         )
         tokens = torch.cat(
             [output_tokens.unsqueeze(0).expand(n_prompts, -1, -1), sparse_prompt_embeddings], dim=1
         )
-        src = torch.repeat_interleave(image_embeddings, n_prompts, dim=0) + dense_prompt_embeddings
+        src = (
+            torch.repeat_interleave(image_embeddings, n_prompts // n_images, dim=0) + dense_prompt_embeddings
+        )
         pos_src = torch.repeat_interleave(image_pe, n_prompts, dim=0)
         b, c, h, w = src.shape
 

@@ -276,26 +276,29 @@ class RosSam(nn.Module):
             )
         embeddings, interm = self.image_encoder(self.preprocess(images.permute(0, 3, 1, 2)))
         image_pe = self.prompt_encoder.get_dense_pe()
+        size = self.image_size_px
+        if mode == "hq":  # one decoder pass for the whole batch: prompt i on image i
+            sparse, dense = self.prompt_encoder(points=None, boxes=boxes, masks=None)
+            out = self.hq_decoder(embeddings, image_pe, sparse, dense, interm)
+            logits = F.interpolate(
+                out.hq_mask_logits[:, :1].float(), (size, size), mode="bilinear", align_corners=False
+            )
+            return logits[:, 0], out.iou_pred[:, 0].float()
         logits_low: list[torch.Tensor] = []
         scores: list[torch.Tensor] = []
-        for i in range(boxes.shape[0]):
+        for i in range(boxes.shape[0]):  # SAM's decoder pairs one image with all prompts: one image a pass
             sparse, dense = self.prompt_encoder(points=None, boxes=boxes[i : i + 1], masks=None)
-            if mode in ("sam", "sam+hq"):
-                masks, iou = self.mask_decoder(
-                    image_embeddings=embeddings[i : i + 1],
-                    image_pe=image_pe,
-                    sparse_prompt_embeddings=sparse,
-                    dense_prompt_embeddings=dense,
-                    multimask_output=False,
-                )
-            if mode in ("hq", "sam+hq"):
+            masks, iou = self.mask_decoder(
+                image_embeddings=embeddings[i : i + 1],
+                image_pe=image_pe,
+                sparse_prompt_embeddings=sparse,
+                dense_prompt_embeddings=dense,
+                multimask_output=False,
+            )
+            if mode == "sam+hq":
                 out = self.hq_decoder(embeddings[i : i + 1], image_pe, sparse, dense, interm[i : i + 1])
-                if mode == "hq":
-                    masks, iou = out.hq_mask_logits, out.iou_pred
-                else:
-                    masks = masks + out.hq_mask_logits
+                masks = masks + out.hq_mask_logits
             logits_low.append(masks[:, :1].float())
             scores.append(iou[:, 0].float())
-        size = self.image_size_px
         logits = F.interpolate(torch.cat(logits_low), (size, size), mode="bilinear", align_corners=False)
         return logits[:, 0], torch.cat(scores)

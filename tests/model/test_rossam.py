@@ -207,3 +207,27 @@ def test_reference_sam_helper_matches_config(tiny_config):
     ref_shapes = {k: tuple(v.shape) for k, v in ref.state_dict().items()}
     our_shapes = {k: tuple(v.shape) for k, v in ours.state_dict().items() if k in ref_shapes}
     assert our_shapes == ref_shapes
+
+
+def test_hq_mode_decodes_a_batch_in_one_pass_like_one_image_at_a_time(trained_tiny):
+    images, boxes = random_images_u8(4, 128, seed=5), boxes_for(4, 128)
+    calls: list[int] = []
+    trained_tiny.hq_decoder.register_forward_hook(lambda _m, args, _out: calls.append(args[0].shape[0]))
+    logits, scores = trained_tiny.predict(images, boxes, mode="hq")
+    assert calls == [4]  # one decoder pass for the batch
+    for i in range(4):
+        one_logits, one_scores = trained_tiny.predict(images[i : i + 1], boxes[i : i + 1], mode="hq")
+        assert (logits[i] - one_logits[0]).abs().max() <= 1e-5
+        assert (scores[i] - one_scores[0]).abs().max() <= 1e-5
+
+
+def test_hq_decoder_needs_one_image_or_one_image_per_prompt(trained_tiny):
+    images, boxes = random_images_u8(3, 128, seed=5), boxes_for(3, 128)
+    with torch.inference_mode():
+        embeddings, interm = trained_tiny.image_encoder(trained_tiny.preprocess(images.permute(0, 3, 1, 2)))
+        sparse, dense = trained_tiny.prompt_encoder(points=None, boxes=boxes[:2], masks=None)
+        pe = trained_tiny.prompt_encoder.get_dense_pe()
+        with pytest.raises(
+            InputError, match="2 prompts on 3 images; give one image, or one image per prompt"
+        ):
+            trained_tiny.hq_decoder(embeddings, pe, sparse, dense, interm)
