@@ -1,10 +1,10 @@
-"""Generate the synthetic training scenes and train the bundled compact model (``rossam-compact-v2``).
+"""Generate the synthetic training scenes and train the bundled compact model (``rossam-compact-v3``).
 
 One command, from the repository root::
 
     python scripts/train_compact.py --work-dir /tmp/compact --minutes 35
 
-writes ``WORK_DIR/data`` (COCO dataset), ``WORK_DIR/rossam-compact-v2.safetensors`` and a run summary, and
+writes ``WORK_DIR/data`` (COCO dataset), ``WORK_DIR/rossam-compact-v3.safetensors`` and a run summary, and
 with ``--install`` copies the weights and the model card JSON into ``rossam_geo/data/``.
 """
 

@@ -41,13 +41,13 @@ def offline(monkeypatch, tmp_path):
 
 def test_bundled_weights_are_small_and_described():
     path = bundled_weights_path()
-    assert path is not None, "rossam_geo/data/rossam-compact-v2.safetensors is missing"
+    assert path is not None, "rossam_geo/data/rossam-compact-v3.safetensors is missing"
     assert path.stat().st_size < 30 * 2**20
     card = json.loads((path.parent / BUNDLED_CARD_FILE).read_text(encoding="utf-8"))
     assert card["name"] == COMPACT_MODEL_NAME
     assert card["weights"] == path.name
-    assert card["training_data"]["generator"] == "rossam_geo.synth"
-    assert card["steps"] > 0
+    assert [stage["training_data"]["generator"] for stage in card["stages"]] == ["rossam_geo.synth"] * 2
+    assert card["steps"] == sum(stage["steps"] for stage in card["stages"]) > 0
 
 
 def test_rossam_engine_defaults_to_the_bundled_model_offline(offline):
@@ -62,7 +62,7 @@ def test_missing_bundle_explains(monkeypatch):
     monkeypatch.setattr(compact, "bundled_weights_path", lambda: None)
     with pytest.raises(WeightsError, match=r"needs trained ROS-SAM weights: none are published"):
         build_rossam_engine(device="cpu")
-    with pytest.raises(WeightsError, match=r"rossam-compact-v2 is missing from this installation"):
+    with pytest.raises(WeightsError, match=r"rossam-compact-v3 is missing from this installation"):
         compact.load_bundled()
 
 
@@ -84,7 +84,7 @@ def test_one_box_predicts_at_the_compact_input_size(one_thread):
     images = rng.integers(0, 255, (1, size, size, 3), dtype=np.uint8)
     boxes = np.array([[30.0, 40.0, 90.0, 80.0]])
     pred = engine.predict(images, boxes)
-    assert engine.model_name == "rossam-compact-v2"
+    assert engine.model_name == "rossam-compact-v3"
     assert pred.mask_logits.shape == (1, size, size)
     assert np.isfinite(pred.mask_logits).all() and np.isfinite(pred.scores).all()
 
