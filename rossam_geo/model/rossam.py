@@ -206,13 +206,7 @@ class RosSam(nn.Module):
             index.append(torch.full((boxes.shape[0],), i, dtype=torch.int64, device=self.device))
             sparse, dense = self.prompt_encoder(points=None, boxes=boxes, masks=None)
             if run_sam:
-                masks, iou = self.mask_decoder(
-                    image_embeddings=embeddings[i : i + 1],
-                    image_pe=image_pe,
-                    sparse_prompt_embeddings=sparse,
-                    dense_prompt_embeddings=dense,
-                    multimask_output=False,
-                )
+                masks, iou = self._sam_decode(embeddings[i : i + 1], image_pe, sparse, dense)
                 parts["sam_mask_logits"].append(masks)
                 parts["sam_iou_pred"].append(iou)
             if run_hq:
@@ -230,6 +224,19 @@ class RosSam(nn.Module):
             torch.cat(index) if index else torch.zeros(0, dtype=torch.int64, device=self.device)
         )
         return result
+
+    def _sam_decode(
+        self, embedding: torch.Tensor, image_pe: torch.Tensor, sparse: torch.Tensor, dense: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """SAM's decoder, single-mask output, for N prompts of one image: (N, 1, h, w) logits, (N, 1) IoU."""
+        masks, iou = self.mask_decoder(
+            image_embeddings=embedding,
+            image_pe=image_pe,
+            sparse_prompt_embeddings=sparse,
+            dense_prompt_embeddings=dense,
+            multimask_output=False,
+        )
+        return masks, iou
 
     def forward(
         self,
@@ -288,13 +295,7 @@ class RosSam(nn.Module):
         scores: list[torch.Tensor] = []
         for i in range(boxes.shape[0]):  # SAM's decoder pairs one image with all prompts: one image a pass
             sparse, dense = self.prompt_encoder(points=None, boxes=boxes[i : i + 1], masks=None)
-            masks, iou = self.mask_decoder(
-                image_embeddings=embeddings[i : i + 1],
-                image_pe=image_pe,
-                sparse_prompt_embeddings=sparse,
-                dense_prompt_embeddings=dense,
-                multimask_output=False,
-            )
+            masks, iou = self._sam_decode(embeddings[i : i + 1], image_pe, sparse, dense)
             if mode == "sam+hq":
                 out = self.hq_decoder(embeddings[i : i + 1], image_pe, sparse, dense, interm[i : i + 1])
                 masks = masks + out.hq_mask_logits
