@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from rossam_geo.engines.base import EnginePrediction
-from rossam_geo.engines.tta import TTA_MODES, symmetries
+from rossam_geo.engines.tta import TTA_MODES, augment, merge, symmetries
 from rossam_geo.errors import ChecksumError, EngineError, InputError, WeightsError
 
 if TYPE_CHECKING:
@@ -206,22 +206,20 @@ class SamFamilyEngine:
         with torch.inference_mode(), self._autocast():
             for start in range(0, images.shape[0], per_pass):
                 stop = start + per_pass
-                chunk_images = np.concatenate([v.images(images[start:stop]) for v in variants])
-                chunk_boxes = np.concatenate([v.boxes(boxes[start:stop], size or 0) for v in variants])
+                chunk_images, chunk_boxes = augment(
+                    images[start:stop], boxes[start:stop], size or 0, variants
+                )
                 chunk = self._to_device(chunk_images)
                 box_chunk = self._to_device(chunk_boxes.astype(np.float32))
                 logits, scores = self.model.predict(chunk, box_chunk, mode=self.mode)  # type: ignore[arg-type]
                 # One device-to-host synchronisation per chunk: the scores ride along with the logits.
                 side = logits.shape[-1]
                 packed = torch.cat([logits.float().flatten(1), scores.float()[:, None]], dim=1).cpu().numpy()
-                n = len(packed) // len(variants)
-                variant_logits = packed[:, :-1].reshape(len(variants), n, logits.shape[-2], side)
-                logits_parts.append(
-                    np.mean(
-                        [v.invert_logits(x) for v, x in zip(variants, variant_logits, strict=True)], axis=0
-                    )
+                chunk_logits, chunk_scores = merge(
+                    packed[:, :-1].reshape(-1, logits.shape[-2], side), packed[:, -1], variants
                 )
-                score_parts.append(packed[:, -1].reshape(len(variants), n).mean(axis=0))
+                logits_parts.append(chunk_logits)
+                score_parts.append(chunk_scores)
         if not logits_parts:
             side = int(size or 0)
             return EnginePrediction(np.zeros((0, side, side), np.float32), np.zeros(0, np.float32))

@@ -76,3 +76,30 @@ def symmetries(mode: str) -> tuple[Symmetry, ...]:
     if mode == "flips":
         return flips
     return flips + tuple(Symmetry(True, s.flip_lr, s.flip_ud) for s in flips)
+
+
+def augment(
+    images_rgb_u8: np.ndarray, boxes_px_xyxy: np.ndarray, size_px: int, variants: tuple[Symmetry, ...]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Stack every variant of N objects: (T * N, S, S, C) images and (T * N, 4) boxes, variant-major.
+
+    With the identity alone the inputs come back as they are (no copy).
+    """
+    if variants == (Symmetry(),):
+        return images_rgb_u8, boxes_px_xyxy
+    images = np.concatenate([v.images(images_rgb_u8) for v in variants])
+    boxes = np.concatenate([v.boxes(boxes_px_xyxy, size_px) for v in variants])
+    return images, boxes
+
+
+def merge(
+    logits: np.ndarray, scores: np.ndarray, variants: tuple[Symmetry, ...]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Map the (T * N, S, S) logits of :func:`augment`'s inputs back and average them per object, with the
+    (T * N,) scores: (N, S, S) logits and (N,) scores. With the identity alone they come back as they are."""
+    if variants == (Symmetry(),):
+        return logits, scores
+    n = len(logits) // len(variants)
+    per_variant = logits.reshape(len(variants), n, *logits.shape[1:])
+    merged = np.mean([v.invert_logits(x) for v, x in zip(variants, per_variant, strict=True)], axis=0)
+    return merged, scores.reshape(len(variants), n).mean(axis=0)

@@ -89,3 +89,16 @@ def test_variants_of_an_object_share_a_forward_pass(tiny_rossam, blob_image):
     images = np.stack([np.resize(blob_image, (size, size, 3))] * 3).astype(np.uint8)
     engine.predict(images, np.tile(BLOB_BOXES[:1] * size / 96, (3, 1)))
     assert calls == [8, 4]  # 2 objects x 4 flips, then the third object's 4
+
+
+def test_without_augmentation_inputs_and_outputs_are_not_copied():
+    from rossam_geo.engines.tta import augment, merge
+
+    images, boxes = _marked(8, (1, 1, 4, 5)), np.array([[1.0, 1.0, 4.0, 5.0]])
+    identity = symmetries("none")
+    assert augment(images, boxes, 8, identity)[0] is images
+    logits, scores = np.zeros((1, 8, 8), np.float32), np.ones(1, np.float32)
+    merged_logits, merged_scores = merge(logits, scores, identity)
+    assert merged_logits is logits and merged_scores is scores
+    stacked_images, stacked_boxes = augment(images, boxes, 8, symmetries("flips"))
+    assert stacked_images.shape == (4, 8, 8, 3) and stacked_boxes.shape == (4, 4)
