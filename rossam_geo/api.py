@@ -138,7 +138,7 @@ def prompts_from_geodataframe(
             )
     else:
         class_col = next((by_lower[c] for c in CLASS_FIELD_CANDIDATES if c in by_lower), None)
-    classes = (
+    classes: list[str | None] = (
         [None if v is None or v != v else str(v) for v in gdf[class_col]] if class_col else [None] * len(gdf)
     )
     attr_cols = [c for c in columns if c != class_col]
@@ -166,9 +166,14 @@ def _load_prompts(boxes: Boxes, scene_name: str, options: SceneOptions) -> Promp
     if isinstance(boxes, io.PromptSet):
         return boxes
     if isinstance(boxes, (str, Path)):
-        crs = None if boxes_crs is None else pyproj.CRS.from_user_input(boxes_crs).to_wkt()
+        crs_wkt = None if boxes_crs is None else pyproj.CRS.from_user_input(boxes_crs).to_wkt()
         return io.read_prompts(
-            boxes, layer=options.layer, crs=crs, class_field=class_field, scene_name=scene_name, pixel=pixel
+            boxes,
+            layer=options.layer,
+            crs=crs_wkt,
+            class_field=class_field,
+            scene_name=scene_name,
+            pixel=pixel,
         )
     if hasattr(boxes, "geometry") and hasattr(boxes, "crs"):
         return prompts_from_geodataframe(boxes, class_field=class_field, boxes_crs=boxes_crs)

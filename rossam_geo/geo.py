@@ -92,9 +92,10 @@ def boxes_to_pixels(
         raise InputError(f"boxes must have shape (N, 4) XYXY, got {boxes.shape}")
     if boxes_crs is None:
         if scene.georeferenced:
+            crs_name = scene.crs.name if scene.crs is not None else "a CRS"
             raise CRSError(
                 f"prompts have no CRS; pass --prompts-crs or --pixel (scene {scene.name!r} is in "
-                f"{scene.crs.name!r}; --pixel reads the boxes as pixel coordinates)"
+                f"{crs_name!r}; --pixel reads the boxes as pixel coordinates)"
             )
         return np.stack(
             [
@@ -157,7 +158,7 @@ def _as_polygonal(parts: list[Polygon]) -> Polygon | MultiPolygon:
 
 
 def keep_box_parts(
-    mask: np.ndarray, box_px_xyxy: Sequence[float] | None = None, *, all_parts: bool = False
+    mask: np.ndarray, box_px_xyxy: Sequence[float] | np.ndarray | None = None, *, all_parts: bool = False
 ) -> np.ndarray:
     """Keep the 4-connected parts of a mask that overlap a box's interior (on the raster, before polygons).
 

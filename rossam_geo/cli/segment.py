@@ -244,7 +244,7 @@ def _run(
     segmenter = Segmenter(
         engine, weights=weights, device=device, batch_size=kwargs.get("batch_size"), **engine_options
     )
-    return segmenter.segment_to_file(scene, prompts, output, out_layer=out_layer, mode=mode, **kwargs)
+    return segmenter.segment_to_file(scene, prompts, output, out_layer=out_layer, mode=mode, **kwargs)  # type: ignore[arg-type]
 
 
 def _write_preview(result: Any, scene: str, bands: list[int] | None, preview: str) -> None:

@@ -38,6 +38,9 @@ class RosSam(nn.Module):
         lora_alpha: LoRA scale numerator.
     """
 
+    pixel_mean: torch.Tensor
+    pixel_std: torch.Tensor
+
     def __init__(
         self,
         *,

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import threading
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, TypeVar
 
@@ -47,7 +47,7 @@ class SerializedSource:
 
 def prefetch_map(
     fn: Callable[[T], R], items: Iterable[T], *, depth: int = 2, workers: int = 1
-) -> Iterator[tuple[T, R]]:
+) -> Generator[tuple[T, R], None, None]:
     """Yield ``(item, fn(item))`` in input order, computing up to ``depth`` results ahead on threads.
 
     With ``depth`` 0 everything runs in the calling thread, one item at a time (no threads). Otherwise at

@@ -46,7 +46,7 @@ def logits_to_window_mask(mask_logits: np.ndarray, plan: CropPlan, valid: np.nda
     Returns:
         (plan.height, plan.width) bool mask of the object in the window.
     """
-    region = np.asarray(mask_logits[: plan.model_height, : plan.model_width], dtype=np.float32)
+    region: np.ndarray = np.asarray(mask_logits[: plan.model_height, : plan.model_width], dtype=np.float32)
     if region.shape != (plan.model_height, plan.model_width):
         raise ValueError(f"logits of shape {mask_logits.shape} do not cover the plan's model region {plan}")
     if (plan.model_width, plan.model_height) != (plan.width, plan.height):

@@ -188,7 +188,7 @@ def train_compact(
         source, range(len(source)), BoxCentredCrop(net.image_size_px), seed=settings.seed
     )
     generator = torch.Generator().manual_seed(settings.seed)
-    loader = DataLoader(
+    loader: DataLoader[Any] = DataLoader(
         dataset,  # type: ignore[arg-type]
         batch_size=settings.batch_size,
         sampler=RandomSampler(dataset, replacement=True, num_samples=10**8, generator=generator),  # type: ignore[arg-type]

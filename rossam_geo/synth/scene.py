@@ -532,7 +532,7 @@ def _road(canvas: _Canvas, rasters: Sequence[str | Path]) -> None:
                     angle,
                 )
                 canvas.paint(mark, np.full(3, 220.0))
-            t = -max(height, width)
+            t = float(-max(height, width))
             while t < max(height, width):
                 t += length * rng.uniform(1.3, 6.0)
                 kind = _vehicle_kind(rng, 0.2)

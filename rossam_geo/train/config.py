@@ -167,7 +167,9 @@ class TrainConfig:
         unknown = sorted(set(options) - known)
         if unknown:
             raise InputError(f"unknown training option(s) {unknown}; known options: {sorted(known)}")
-        values = {k: tuple(v) if isinstance(v, list) else v for k, v in options.items() if v is not None}
+        values: dict[str, Any] = {
+            k: tuple(v) if isinstance(v, list) else v for k, v in options.items() if v is not None
+        }
         return cls(**values)
 
 

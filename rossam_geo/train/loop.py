@@ -15,7 +15,7 @@ import math
 import os
 import shutil
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -264,7 +264,7 @@ def training_step(
     batch: dict[str, Any],
     step: int,
     loss_fn: MaskLoss,
-    groups: dict[str, Sequence[torch.nn.Parameter]],
+    groups: Mapping[str, Sequence[torch.nn.Parameter]],
     backward: Callable[[torch.Tensor], None],
 ) -> tuple[Decoder, dict[str, float]]:
     """One alternating update.
@@ -359,7 +359,7 @@ def _reduce_validation(fabric: Fabric, sums: dict[str, float]) -> dict[str, floa
 
     keys = sorted(sums)
     total = fabric.all_reduce(torch.tensor([sums[k] for k in keys], dtype=torch.float64), reduce_op="sum")
-    values = dict(zip(keys, total.cpu().tolist(), strict=True))
+    values = dict(zip(keys, torch.as_tensor(total).cpu().tolist(), strict=True))
     n = values["n"]
     means = {k: (values[k] / n if n > 0 else math.nan) for k in keys if k != "n"}
     means["n"] = n
@@ -457,7 +457,7 @@ def train(config: TrainConfig, on_epoch_end: Callable[[EpochRecord], None] | Non
     train_sampler = EpochShardSampler(len(train_ds), config.seed, fabric.global_rank, fabric.world_size, True)
     val_sampler = EpochShardSampler(len(val_ds), config.seed, fabric.global_rank, fabric.world_size, False)
     loader_options: dict[str, Any] = {"num_workers": config.workers, "collate_fn": collate_samples}
-    train_loader = fabric.setup_dataloaders(
+    train_loader: Any = fabric.setup_dataloaders(
         DataLoader(train_ds, batch_size=config.batch_size, sampler=train_sampler, **loader_options),  # type: ignore[arg-type]
         use_distributed_sampler=False,
     )
@@ -588,7 +588,7 @@ def _mean_across(fabric: Fabric, values: list[float]) -> float:
     import torch
 
     totals = fabric.all_reduce(torch.tensor([sum(values), len(values)], dtype=torch.float64), reduce_op="sum")
-    total, count = totals.cpu().tolist()
+    total, count = torch.as_tensor(totals).cpu().tolist()
     return total / count if count > 0 else math.nan
 
 

@@ -56,9 +56,9 @@ def masks_to_boxes_xyxy(masks: np.ndarray) -> np.ndarray:
     boxes = np.zeros((n, 4), dtype=np.float64)
     if n == 0:
         return boxes
-    cols = masks.any(axis=1)  # (N, W)
-    rows = masks.any(axis=2)  # (N, H)
-    nonempty = cols.any(axis=1)
+    cols: np.ndarray = np.any(masks, axis=1)  # (N, W)
+    rows: np.ndarray = np.any(masks, axis=2)  # (N, H)
+    nonempty = np.any(cols, axis=1)
     width, height = masks.shape[2], masks.shape[1]
     x0 = cols.argmax(axis=1)
     x1 = width - cols[:, ::-1].argmax(axis=1)
@@ -68,7 +68,7 @@ def masks_to_boxes_xyxy(masks: np.ndarray) -> np.ndarray:
     return boxes
 
 
-def select_objects(sample: Sample, keep: np.ndarray) -> Sample:
+def select_objects(sample: Sample, keep: np.ndarray | np.bool_) -> Sample:
     """A copy of ``sample`` with only the objects where ``keep`` (N,) bool is true."""
     out: Sample = dict(sample)  # type: ignore[assignment]
     idx = np.flatnonzero(keep)
