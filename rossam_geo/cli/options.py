@@ -62,23 +62,25 @@ def speed_options(func: F) -> F:
     options = [
         click.option(
             "--precision",
-            type=click.Choice(["auto", "fp32", "bf16"]),
+            type=click.Choice(["auto", "fp32", "bf16", "bf16-mixed", "bf16-true"]),
             default="auto",
             show_default=True,
-            help="SAM-family engines: bf16 autocast or fp32 (auto: bf16 on CUDA, fp32 elsewhere).",
+            help="SAM-family engines: fp32, bf16 autocast (bf16 = bf16-mixed) or a bf16 encoder (bf16-true) "
+            "(auto: bf16-true on CUDA, fp32 elsewhere).",
         ),
         click.option(
             "--attention",
-            type=click.Choice(["auto", "sdpa", "reference"]),
+            type=click.Choice(["auto", "folded", "sdpa", "reference"]),
             default="auto",
             show_default=True,
-            help="SAM-family engines: encoder attention kernel (auto: sdpa on CUDA, reference elsewhere).",
+            help="SAM-family engines: encoder attention kernel (auto: folded on CUDA, reference elsewhere).",
         ),
         click.option(
-            "--compile",
+            "--compile/--no-compile",
             "compile_encoder",
-            is_flag=True,
-            help="SAM-family engines: torch.compile the encoder.",
+            default=None,
+            help="SAM-family engines: torch.compile the encoder blocks (default: on for CUDA batches; the "
+            "first batch of a run compiles).",
         ),
         click.option(
             "--tta",
@@ -95,7 +97,7 @@ def speed_options(func: F) -> F:
 
 
 def speed_engine_options(
-    engine: str, precision: str, attention: str, compile_encoder: bool, tta: str = "auto"
+    engine: str, precision: str, attention: str, compile_encoder: bool | None, tta: str = "auto"
 ) -> dict[str, Any]:
     """Engine keyword options for the non-default inference settings; refused for the weight-free engines."""
     chosen: dict[str, Any] = {}
@@ -105,10 +107,13 @@ def speed_engine_options(
         chosen["precision"] = precision
     if attention != "auto":
         chosen["attention"] = attention
-    if compile_encoder:
-        chosen["compile"] = True
+    if compile_encoder is not None:
+        chosen["compile"] = compile_encoder
     if chosen and engine in ("box", "grabcut"):
-        flags = ", ".join("--compile" if k == "compile" else f"--{k}" for k in chosen)
+        flags = ", ".join(
+            ("--compile" if compile_encoder else "--no-compile") if k == "compile" else f"--{k}"
+            for k in chosen
+        )
         raise click.UsageError(f"{flags}: only for the rossam, sam and hq-sam engines, not {engine!r}")
     return chosen
 

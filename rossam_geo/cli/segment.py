@@ -74,7 +74,7 @@ def segment(
     batch_size: int | None,
     precision: str,
     attention: str,
-    compile_encoder: bool,
+    compile_encoder: bool | None,
     tta: str,
     crop_size: int,
     upsample: float,

@@ -27,6 +27,19 @@ class EnginePrediction:
     scores: np.ndarray
 
 
+@dataclass(frozen=True)
+class WindowPrediction:
+    """Masks predicted for a batch of raster windows (engines that resample on their device).
+
+    Attributes:
+        masks: (B, h, w) bool object masks at window resolution.
+        scores: (B,) float32 confidence per object, in [0, 1].
+    """
+
+    masks: np.ndarray
+    scores: np.ndarray
+
+
 @runtime_checkable
 class Engine(Protocol):
     """A box-prompted single-object segmenter.
@@ -38,6 +51,11 @@ class Engine(Protocol):
             resizes each window to fit (bicubic, padded bottom-right). ``None``: the engine takes each window
             at native resolution, without resizing.
         max_batch: largest number of inputs the engine wants in one :meth:`predict` call.
+
+    An engine may also resample on its own device: with an attribute ``takes_windows = True`` it has a
+    method ``predict_windows(windows_rgb_u8 (B, h, w, 3), boxes_window_px_xyxy (B, 4), model_hw) ->``
+    :class:`WindowPrediction`, which the pipeline then calls with the raster windows instead of
+    :meth:`predict` with model inputs (see ``SamFamilyEngine.predict_windows``).
     """
 
     name: str

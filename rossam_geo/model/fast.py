@@ -1,12 +1,18 @@
 """Inference speed options of the SAM-family networks: precision, attention kernel, compilation, batch size.
 
-* ``precision``: ``"bf16"`` runs under ``torch.autocast`` in bfloat16 (matmuls and convolutions in bf16,
-  normalisations and softmax in fp32); ``"fp32"`` runs in float32; ``"auto"`` is bf16 on CUDA, fp32 elsewhere.
-* ``attention``: ``"sdpa"`` (:mod:`rossam_geo.model.attention`) or ``"reference"`` (segment_anything's);
-  ``"auto"`` is sdpa on CUDA, reference elsewhere.
-* ``compile``: ``torch.compile`` of the image encoder (in place: state-dict keys do not change).
-* batch size: on CUDA, as many crops per encoder pass as fit in the free device memory, from a per-crop
-  memory cost measured once per network, precision and attention (:func:`measure_crop_memory`).
+* ``precision``: ``"bf16-mixed"`` (alias ``"bf16"``) runs under ``torch.autocast`` in bfloat16 (matmuls and
+  convolutions in bf16; normalisations, softmax and the residual stream in fp32); ``"bf16-true"`` converts
+  the image encoder's weights to bfloat16 and runs it outside autocast, so that its residual stream, layer
+  norms and activations stay in bf16 (the decoders run under autocast); ``"fp32"`` runs in float32;
+  ``"auto"`` is :data:`CUDA_PRECISION` on CUDA, fp32 elsewhere.
+* ``attention``: ``"reference"`` (segment_anything's), ``"sdpa"`` or ``"folded"``
+  (:mod:`rossam_geo.model.attention`); ``"auto"`` is :data:`CUDA_ATTENTION` on CUDA, reference elsewhere.
+* ``compile``: ``torch.compile`` of each image-encoder block (in place: state-dict keys do not change).
+  Blocks share their code, so a whole encoder compiles two graphs (windowed and global blocks) per batch
+  shape.
+* batch size: on CUDA, as many crops per encoder pass as fit in the free device memory and in
+  :data:`MAX_AUTO_BATCH_BYTES`, from a per-crop memory cost measured once per network, precision and
+  attention (:func:`measure_crop_memory`).
 """
 
 from __future__ import annotations
@@ -23,16 +29,24 @@ from rossam_geo.model.attention import ATTENTION_KINDS, set_attention
 if TYPE_CHECKING:
     from rossam_geo.model.rossam import RosSam
 
-Precision = Literal["auto", "fp32", "bf16"]
-PRECISIONS: tuple[str, ...] = ("auto", "fp32", "bf16")
+Precision = Literal["auto", "fp32", "bf16", "bf16-mixed", "bf16-true"]
+ResolvedPrecision = Literal["fp32", "bf16-mixed", "bf16-true"]
+PRECISIONS: tuple[str, ...] = ("auto", "fp32", "bf16", "bf16-mixed", "bf16-true")
+#: ``precision="auto"`` on CUDA.
+CUDA_PRECISION: ResolvedPrecision = "bf16-true"
+#: ``attention="auto"`` on CUDA.
+CUDA_ATTENTION = "folded"
 #: fraction of the free device memory that automatic batching plans to use.
 MEMORY_FRACTION = 0.8
 #: largest automatic batch.
 MAX_AUTO_BATCH = 64
+#: largest predicted peak memory of one automatic batch (bytes): past a few dozen crops a batch gains
+#: little speed, and the rest of the device stays free for other work.
+MAX_AUTO_BATCH_BYTES = 32 * 1024**3
 
 
-def resolve_precision(precision: str, device: torch.device) -> Literal["fp32", "bf16"]:
-    """``"auto"`` -> ``"bf16"`` on CUDA, ``"fp32"`` elsewhere; other values as given.
+def resolve_precision(precision: str, device: torch.device) -> ResolvedPrecision:
+    """``"auto"`` -> :data:`CUDA_PRECISION` on CUDA, ``"fp32"`` elsewhere; ``"bf16"`` -> ``"bf16-mixed"``.
 
     Raises:
         InputError: unknown precision.
@@ -40,18 +54,20 @@ def resolve_precision(precision: str, device: torch.device) -> Literal["fp32", "
     if precision not in PRECISIONS:
         raise InputError(f"unknown precision {precision!r}; choose one of: {', '.join(PRECISIONS)}")
     if precision == "auto":
-        return "bf16" if device.type == "cuda" else "fp32"
-    return "bf16" if precision == "bf16" else "fp32"
+        return CUDA_PRECISION if device.type == "cuda" else "fp32"
+    if precision in ("bf16", "bf16-mixed"):
+        return "bf16-mixed"
+    return "bf16-true" if precision == "bf16-true" else "fp32"
 
 
 def resolve_attention(attention: str, device: torch.device) -> str:
-    """``"auto"`` -> ``"sdpa"`` on CUDA, ``"reference"`` elsewhere; other values as given.
+    """``"auto"`` -> :data:`CUDA_ATTENTION` on CUDA, ``"reference"`` elsewhere; other values as given.
 
     Raises:
         InputError: unknown attention.
     """
     if attention == "auto":
-        return "sdpa" if device.type == "cuda" else "reference"
+        return CUDA_ATTENTION if device.type == "cuda" else "reference"
     if attention not in ATTENTION_KINDS:
         choices = ", ".join(("auto", *ATTENTION_KINDS))
         raise InputError(f"unknown attention {attention!r}; choose one of: {choices}")
@@ -59,24 +75,34 @@ def resolve_attention(attention: str, device: torch.device) -> str:
 
 
 def autocast_context(device: torch.device, precision: str) -> contextlib.AbstractContextManager[object]:
-    """bf16 autocast on ``device`` for ``precision == "bf16"``, else a no-op context."""
-    if precision == "bf16":
+    """bf16 autocast on ``device`` for the bf16 precisions, else a no-op context.
+
+    With ``"bf16-true"`` the decoders run under it; the bf16 encoder turns it off (``RosSam.encode``).
+    """
+    if precision in ("bf16", "bf16-mixed", "bf16-true"):
         return torch.autocast(device.type, dtype=torch.bfloat16)
     return contextlib.nullcontext()
 
 
-def configure_for_inference(model: RosSam, *, attention: str, compile_encoder: bool) -> None:
-    """Set the attention kernel of ``model``'s encoder and optionally compile the encoder, in place.
+def configure_for_inference(
+    model: RosSam, *, attention: str, compile_encoder: bool, precision: str = "fp32"
+) -> None:
+    """Set the attention kernel and the weight precision of ``model``'s encoder, optionally compile it.
 
     Args:
-        model: the network (already on its device).
-        attention: ``"sdpa"`` or ``"reference"``.
-        compile_encoder: wrap the image encoder's forward with ``torch.compile`` (the first forward of each
-            input shape compiles: tens of seconds to minutes).
+        model: the network (already on its device, LoRA merged).
+        attention: ``"reference"``, ``"sdpa"`` or ``"folded"``.
+        compile_encoder: ``torch.compile`` every encoder block (the first forward of each batch shape
+            compiles: tens of seconds per block kind on a GPU).
+        precision: ``"bf16-true"`` converts the image encoder's parameters to bfloat16; other precisions
+            leave them in float32.
     """
     set_attention(model.image_encoder, attention)
+    if precision == "bf16-true":
+        model.image_encoder.to(torch.bfloat16)
     if compile_encoder:
-        model.image_encoder.compile(dynamic=False)
+        for block in model.image_encoder.blocks:
+            block.compile(dynamic=False)
 
 
 @dataclass(frozen=True)
@@ -96,7 +122,7 @@ def measure_crop_memory(model: RosSam, mode: str, precision: str) -> CropMemory:
     Args:
         model: the network on a CUDA device, in eval mode.
         mode: predict mode (``"hq"``, ``"sam"``, ``"sam+hq"``).
-        precision: ``"fp32"`` or ``"bf16"``.
+        precision: a resolved precision (``"fp32"``, ``"bf16-mixed"``, ``"bf16-true"``).
 
     Raises:
         InputError: the model is not on a CUDA device.
@@ -134,9 +160,11 @@ def batch_size_for_memory(
     *,
     fraction: float = MEMORY_FRACTION,
     max_batch: int = MAX_AUTO_BATCH,
+    max_bytes: int = MAX_AUTO_BATCH_BYTES,
 ) -> int:
-    """The largest batch whose predicted peak fits in ``fraction`` of ``free_bytes`` (1 to ``max_batch``)."""
-    budget = free_bytes * fraction - memory.fixed_bytes
+    """The largest batch whose predicted peak fits in ``fraction`` of ``free_bytes`` and in ``max_bytes``
+    (1 to ``max_batch``)."""
+    budget = min(free_bytes * fraction, max_bytes) - memory.fixed_bytes
     return int(min(max(budget // memory.per_crop_bytes, 1), max_batch))
 
 

@@ -16,6 +16,7 @@ from rossam_geo.model.build import PIXEL_MEAN_RGB, PIXEL_STD_RGB, RosSamConfig
 from rossam_geo.model.hq_decoder import HQMaskDecoder
 from rossam_geo.model.image_encoder import RosSamImageEncoder
 from rossam_geo.model.lora import LoRAQKVLinear, is_lora_parameter_name, lora_layers
+from rossam_geo.model.sam_decoder import decode_paired
 
 PredictMode = Literal["hq", "sam", "sam+hq"]
 PREDICT_MODES: tuple[str, ...] = ("hq", "sam", "sam+hq")
@@ -284,25 +285,50 @@ class RosSam(nn.Module):
             raise InputError(
                 f"got {images.shape[0]} images but {boxes.shape[0]} boxes; give one box per image"
             )
-        embeddings, interm = self.image_encoder(self.preprocess(images.permute(0, 3, 1, 2)))
-        image_pe = self.prompt_encoder.get_dense_pe()
+        embeddings, interm = self.encode(images.permute(0, 3, 1, 2))
+        logits_low, scores = self.decode_boxes(embeddings, interm, boxes, mode)
         size = self.image_size_px
-        if mode == "hq":  # one decoder pass for the whole batch: prompt i on image i
-            sparse, dense = self.prompt_encoder(points=None, boxes=boxes, masks=None)
+        logits = F.interpolate(logits_low.float(), (size, size), mode="bilinear", align_corners=False)
+        return logits[:, 0], scores
+
+    def encode(self, images_rgb: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Run the image encoder on (B, 3, S, S) RGB images on the 0-255 scale.
+
+        An encoder converted to bfloat16 (:func:`rossam_geo.model.fast.configure_for_inference` with
+        ``precision="bf16-true"``) runs outside autocast, so that its residual stream, layer norms and
+        activations stay in bf16; its outputs come back in the decoders' dtype.
+
+        Returns:
+            ``(image_embeddings, interm_embeddings)``, see :class:`RosSamImageEncoder`.
+        """
+        images = self.preprocess(images_rgb)
+        encoder_dtype = self.image_encoder.patch_embed.proj.weight.dtype
+        if encoder_dtype == images.dtype:
+            return self.image_encoder(images)
+        with torch.autocast(images.device.type, enabled=False):
+            embeddings, interm = self.image_encoder(images.to(encoder_dtype))
+        decoder_dtype = self.pixel_mean.dtype
+        return embeddings.to(decoder_dtype), interm.to(decoder_dtype)
+
+    def decode_boxes(
+        self, embeddings: torch.Tensor, interm: torch.Tensor, boxes: torch.Tensor, mode: PredictMode
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Decode box i on image i for every i, in one decoder pass.
+
+        Args:
+            embeddings: (B, C, h, w) image embeddings; interm: (B, h, w, D) early features.
+            boxes: (B, 4) XYXY boxes in model-input pixels.
+            mode: see :meth:`predict`.
+
+        Returns:
+            (B, 1, 4h, 4w) low-resolution logits and (B,) float32 predicted IoU.
+        """
+        image_pe = self.prompt_encoder.get_dense_pe()
+        sparse, dense = self.prompt_encoder(points=None, boxes=boxes, masks=None)
+        if mode == "hq":
             out = self.hq_decoder(embeddings, image_pe, sparse, dense, interm)
-            logits = F.interpolate(
-                out.hq_mask_logits[:, :1].float(), (size, size), mode="bilinear", align_corners=False
-            )
-            return logits[:, 0], out.iou_pred[:, 0].float()
-        logits_low: list[torch.Tensor] = []
-        scores: list[torch.Tensor] = []
-        for i in range(boxes.shape[0]):  # SAM's decoder pairs one image with all prompts: one image a pass
-            sparse, dense = self.prompt_encoder(points=None, boxes=boxes[i : i + 1], masks=None)
-            masks, iou = self._sam_decode(embeddings[i : i + 1], image_pe, sparse, dense)
-            if mode == "sam+hq":
-                out = self.hq_decoder(embeddings[i : i + 1], image_pe, sparse, dense, interm[i : i + 1])
-                masks = masks + out.hq_mask_logits
-            logits_low.append(masks[:, :1].float())
-            scores.append(iou[:, 0].float())
-        logits = F.interpolate(torch.cat(logits_low), (size, size), mode="bilinear", align_corners=False)
-        return logits[:, 0], torch.cat(scores)
+            return out.hq_mask_logits[:, :1], out.iou_pred[:, 0].float()
+        masks, iou = decode_paired(self.mask_decoder, embeddings, image_pe, sparse, dense)
+        if mode == "sam+hq":
+            masks = masks + self.hq_decoder(embeddings, image_pe, sparse, dense, interm).hq_mask_logits
+        return masks, iou[:, 0].float()

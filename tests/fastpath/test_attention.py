@@ -10,6 +10,7 @@ from segment_anything.modeling.image_encoder import Attention, Block, get_rel_po
 
 from rossam_geo.errors import InputError
 from rossam_geo.model.attention import (
+    FoldedAttention,
     SdpaAttention,
     _relative_index,
     attention_kind,
@@ -104,3 +105,64 @@ def test_rel_pos_table_equals_get_rel_pos_and_reuses_one_device_index(q_size, k_
 def test_rel_pos_table_of_another_length_is_interpolated_like_sam():
     table = torch.randn(9, 4)  # trained for 5 tokens, used for 7
     assert torch.equal(rel_pos_table(7, 7, table), get_rel_pos(7, 7, table))
+
+
+def _block(dim: int, heads: int, window_size: int) -> Block:
+    torch.manual_seed(0)
+    block = Block(dim, heads, qkv_bias=True, use_rel_pos=True, window_size=window_size, input_size=(64, 64))
+    with torch.no_grad():
+        block.attn.rel_pos_h.normal_(0, 0.5)
+        block.attn.rel_pos_w.normal_(0, 0.5)
+    return block.eval()
+
+
+@pytest.mark.parametrize(
+    ("dim", "heads", "window_size"),
+    [(768, 12, 0), (768, 12, 14), (1280, 16, 0)],
+    ids=["vit_b-global", "vit_b-windowed", "vit_h-global"],
+)
+def test_folded_attention_equals_reference(dim, heads, window_size):
+    """vit_b heads are 64 wide (64 + 64 + 64 = 192, no padding); vit_h heads 80 wide (208 after padding)."""
+    block = _block(dim, heads, window_size)
+    folded = copy.deepcopy(block)
+    set_attention(folded, "folded")
+    x = torch.randn(1, 64, 64, dim, generator=torch.Generator().manual_seed(1))
+    with torch.inference_mode():
+        expected, actual = block(x), folded(x)
+    assert type(folded.attn) is FoldedAttention and attention_kind(folded) == "folded"
+    assert (actual - expected).abs().max().item() <= 1e-5
+
+
+def test_folding_builds_no_token_by_token_bias(monkeypatch):
+    """In a global block the folded kernel gets no mask; a 14 x 14 window keeps the materialised mask."""
+    masks: list[object] = []
+    sdpa = torch.nn.functional.scaled_dot_product_attention
+
+    def recording(q, k, v, attn_mask=None, **kwargs):
+        masks.append(attn_mask)
+        return sdpa(q, k, v, attn_mask=attn_mask, **kwargs)
+
+    monkeypatch.setattr(torch.nn.functional, "scaled_dot_product_attention", recording)
+    x = torch.randn(1, 64, 64, 768)
+    for window_size in (0, 14):
+        block = _block(768, 12, window_size)
+        set_attention(block, "folded")
+        with torch.inference_mode():
+            block(x)
+    assert masks[0] is None
+    assert masks[1] is not None and tuple(masks[1].shape[-2:]) == (196, 196)
+
+
+def test_folded_attention_on_the_tiny_encoder(monkeypatch):
+    import rossam_geo.model.attention as attention
+
+    monkeypatch.setattr(attention, "FOLD_MIN_TOKENS", 1)  # fold the tiny encoder's 8 x 8 blocks too
+    torch.manual_seed(0)
+    model = perturb_(build_rossam("tiny", lora_rank=0), seed=2, std=0.2, only="image_encoder")
+    images = torch.randn(2, 3, 128, 128, generator=torch.Generator().manual_seed(3))
+    with torch.inference_mode():
+        emb_ref, interm_ref = model.image_encoder(images)
+        set_attention(model.image_encoder, "folded")
+        emb, interm = model.image_encoder(images)
+    assert (emb - emb_ref).abs().max().item() <= 1e-5
+    assert (interm - interm_ref).abs().max().item() <= 1e-5

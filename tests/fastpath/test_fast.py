@@ -24,9 +24,10 @@ CPU, CUDA = torch.device("cpu"), torch.device("cuda")
 
 
 def test_auto_settings_depend_on_the_device():
-    assert resolve_precision("auto", CPU) == "fp32" and resolve_precision("auto", CUDA) == "bf16"
-    assert resolve_precision("bf16", CPU) == "bf16" and resolve_precision("fp32", CUDA) == "fp32"
-    assert resolve_attention("auto", CPU) == "reference" and resolve_attention("auto", CUDA) == "sdpa"
+    assert resolve_precision("auto", CPU) == "fp32" and resolve_precision("auto", CUDA) == "bf16-true"
+    assert resolve_precision("bf16", CPU) == "bf16-mixed" and resolve_precision("fp32", CUDA) == "fp32"
+    assert resolve_precision("bf16-true", CPU) == "bf16-true"
+    assert resolve_attention("auto", CPU) == "reference" and resolve_attention("auto", CUDA) == "folded"
     with pytest.raises(InputError, match="unknown precision 'fp16'; choose one of: auto, fp32, bf16"):
         resolve_precision("fp16", CPU)
     with pytest.raises(InputError, match="unknown attention 'xformers'; choose one of: auto, reference"):
@@ -36,10 +37,13 @@ def test_auto_settings_depend_on_the_device():
 def test_batch_size_from_free_memory():
     gib = 1024**3
     memory = CropMemory(fixed_bytes=2 * gib, per_crop_bytes=3 * gib)
-    # 0.8 * 80 GiB = 64 GiB; minus 2 GiB fixed = 62 GiB; 62 // 3 = 20 crops
-    assert batch_size_for_memory(80 * gib, memory) == 20
+    # 0.8 * 40 GiB = 32 GiB; minus 2 GiB fixed = 30 GiB; 30 // 3 = 10 crops
+    assert batch_size_for_memory(40 * gib, memory) == 10
+    assert batch_size_for_memory(30 * gib, memory) == 7  # 0.8 * 30 - 2 = 22 GiB
     assert batch_size_for_memory(1 * gib, memory) == 1  # never below one
-    assert batch_size_for_memory(10_000 * gib, memory, max_batch=64) == 64
+    assert batch_size_for_memory(10_000 * gib, memory, max_batch=64, max_bytes=10_000 * gib) == 64
+    # the default byte cap: (32 - 2) GiB // 3 GiB = 10 crops however much memory is free
+    assert batch_size_for_memory(10_000 * gib, memory) == 10
 
 
 def test_auto_batch_is_one_on_the_cpu(tiny_rossam):
@@ -54,10 +58,16 @@ def test_options_reach_the_engine_and_bad_ones_are_refused(tiny_sam_file):
     engine = get_engine(
         "sam", weights=tiny_sam_file, device="cpu", precision="bf16", attention="sdpa", prefetch=3
     )
-    assert (engine.precision, engine.attention, engine.prefetch_batches) == ("bf16", "sdpa", 3)
+    assert (engine.precision, engine.attention, engine.prefetch_batches) == ("bf16-mixed", "sdpa", 3)
     assert type(engine.model.image_encoder.blocks[0].attn).__name__ == "SdpaAttention"
     plain = build_sam_engine(weights=tiny_sam_file, device="cpu")
     assert (plain.precision, plain.attention, plain.max_batch) == ("fp32", "reference", 1)
+    # on the CPU nothing is compiled and windows are resampled on the host unless asked for
+    assert (plain.compiled, plain.takes_windows) == (False, False)
+    with pytest.raises(InputError, match="compile must be true, false or 'auto', got 'yes'"):
+        build_sam_engine(weights=tiny_sam_file, device="cpu", compile="yes")
+    with pytest.raises(InputError, match="device_resample does not combine with test-time augmentation"):
+        build_sam_engine(weights=tiny_sam_file, device="cpu", device_resample=True, tta="flips")
     with pytest.raises(
         InputError, match=r"unknown engine options \['turbo'\]; inference options are: precision"
     ):
@@ -114,10 +124,97 @@ def test_sdpa_fp32_engine_equals_reference_engine(tiny_rossam, blob_image):
     assert np.allclose(a.scores, b.scores, atol=1e-5)
 
 
-def test_compile_option_wraps_the_encoder(tiny_rossam):
+def test_compile_option_wraps_the_encoder_blocks(tiny_rossam):
     engine = build_rossam_engine(model=tiny_rossam, device="cpu", compile=True)
-    assert engine.model.image_encoder._compiled_call_impl is not None  # compiled on first forward
+    assert engine.compiled
+    blocks = engine.model.image_encoder.blocks
+    assert all(block._compiled_call_impl is not None for block in blocks)  # compiled on first forward
     assert engine.model.mask_decoder._compiled_call_impl is None
+
+
+def test_a_compiled_engine_pads_the_last_pass_to_the_full_batch(tiny_rossam, blob_image, monkeypatch):
+    import copy
+
+    plain = build_rossam_engine(model=copy.deepcopy(tiny_rossam), device="cpu", batch_size=4)
+    padded = build_rossam_engine(model=tiny_rossam, device="cpu", batch_size=4)
+    padded.compiled = True  # the padding alone, without paying for a compilation
+    shapes: list[tuple[int, ...]] = []
+    predict = padded.model.predict
+
+    def recording_predict(images, boxes, mode):
+        shapes.append(tuple(images.shape))
+        return predict(images, boxes, mode=mode)
+
+    monkeypatch.setattr(padded.model, "predict", recording_predict)
+    images = np.stack([np.asarray(np.resize(blob_image, (128, 128, 3)))] * 6)
+    boxes = np.array([[10, 10, 60, 50], [40, 60, 90, 120], [0, 0, 127, 127]] * 2, np.float64)
+    expected, actual = plain.predict(images, boxes), padded.predict(images, boxes)
+    assert shapes == [(4, 128, 128, 3), (4, 128, 128, 3)]  # 6 objects: a full pass and a padded one
+    assert actual.mask_logits.shape == (6, 128, 128)
+    np.testing.assert_allclose(actual.mask_logits, expected.mask_logits, atol=1e-4)
+    np.testing.assert_allclose(actual.scores, expected.scores, atol=1e-5)
+
+
+def test_scores_are_clamped_to_the_unit_interval(tiny_rossam, blob_image, monkeypatch):
+    engine = build_rossam_engine(model=tiny_rossam, device="cpu")
+    predict = engine.model.predict
+
+    def out_of_range(images, boxes, mode):
+        logits, scores = predict(images, boxes, mode=mode)
+        return logits, torch.tensor([-0.3, 1.7])
+
+    monkeypatch.setattr(engine.model, "predict", out_of_range)
+    images = np.stack([np.asarray(np.resize(blob_image, (128, 128, 3)))] * 2)
+    boxes = np.array([[10, 10, 60, 50], [40, 60, 90, 120]], np.float64)
+    engine.max_batch = 2
+    assert engine.predict(images, boxes).scores.tolist() == [0.0, 1.0]
+
+
+@pytest.mark.parametrize("mode", ["hq", "sam", "sam+hq"])
+def test_bf16_true_encoder_agrees_with_fp32(tiny_rossam, blob_image, mode):
+    import copy
+
+    reference = build_rossam_engine(model=copy.deepcopy(tiny_rossam), device="cpu", mode=mode)
+    fast = build_rossam_engine(
+        model=tiny_rossam, device="cpu", mode=mode, precision="bf16-true", attention="folded", batch_size=3
+    )
+    encoder = fast.model.image_encoder
+    assert {p.dtype for p in encoder.parameters()} == {torch.bfloat16}
+    assert {p.dtype for p in fast.model.hq_decoder.parameters()} == {torch.float32}
+    images = np.stack([np.asarray(np.resize(blob_image, (128, 128, 3)))] * 3)
+    boxes = np.array([[10, 10, 60, 50], [40, 60, 90, 120], [0, 0, 127, 127]], np.float64)
+    ref_pred, fast_pred = reference.predict(images, boxes), fast.predict(images, boxes)
+    assert fast_pred.mask_logits.dtype == np.float32
+    agreement = ((fast_pred.mask_logits > 0) == (ref_pred.mask_logits > 0)).mean()
+    assert agreement >= 0.98, agreement
+    assert np.abs(fast_pred.scores - ref_pred.scores).max() < 0.05
+
+
+def test_device_resampling_matches_the_host_pipeline(tiny_rossam, blob_image):
+    import copy
+
+    from rossam_geo.pipeline.plan import plan_crop
+    from rossam_geo.pipeline.resample import logits_to_window_mask, window_to_model_input
+
+    host = build_rossam_engine(model=copy.deepcopy(tiny_rossam), device="cpu", batch_size=3)
+    device = build_rossam_engine(model=tiny_rossam, device="cpu", batch_size=2, device_resample=True)
+    assert device.takes_windows and not host.takes_windows
+    source = ArraySource(blob_image)
+    plans = [plan_crop(b, 96, 96, crop_size=48, upsample=2.0, input_size_px=128) for b in BLOB_BOXES[:3]]
+    windows = np.stack([source.read_window(p.col_off, p.row_off, p.width, p.height)[0] for p in plans])
+    model_hw = (plans[0].model_height, plans[0].model_width)
+    assert model_hw == (96, 96)  # 48 px windows, 2x, in a 128 px model input: resized, then padded
+    inputs = np.stack([window_to_model_input(w, p) for w, p in zip(windows, plans, strict=True)])
+    boxes_model = np.stack([p.box_to_model(b) for p, b in zip(plans, BLOB_BOXES[:3], strict=True)])
+    expected = host.predict(inputs, boxes_model)
+    boxes_window = np.stack([p.box_to_window(b) for p, b in zip(plans, BLOB_BOXES[:3], strict=True)])
+    actual = device.predict_windows(windows, boxes_window, model_hw)
+    assert actual.masks.shape == (3, 48, 48) and actual.masks.dtype == bool
+    for i, plan in enumerate(plans):
+        host_mask = logits_to_window_mask(expected.mask_logits[i], plan, None)
+        assert host_mask.any()
+        assert (actual.masks[i] == host_mask).mean() >= 0.995
+    np.testing.assert_allclose(actual.scores, expected.scores, atol=2e-3)
 
 
 @pytest.mark.slow  # the first compiled forward takes about a minute on two CPU cores
