@@ -11,6 +11,9 @@ polygons):
 3. ours fast: bf16 autocast, SDPA attention, batch from free memory (CUDA) or ``--batch-size``, 2 batches
    prefetched, merged LoRA, ``torch.compile`` with ``--compile``.
 
+Each path also prints the busy time per box of each pipeline stage (window reads and resampling, engine,
+polygons, writes; summed over the threads and processes running the stage).
+
 Run from the repository root (CPU: vit_b, 4 boxes by default; CUDA: all sizes, 64 boxes):
 
     python benchmarks/throughput.py [--models vit_b vit_l vit_h] [--boxes N] [--compile] [--peak-tflops 989]
@@ -260,6 +263,7 @@ def run_path(
         torch.cuda.synchronize(device)
     seconds = time.perf_counter() - start
     print(f"  {label}: {1000 * seconds / max(len(result.features), 1):.1f} ms/box", flush=True)
+    print(f"    stages (busy time): {result.timings.summary()}", flush=True)
     ok = int((result.features["status"] == "ok").sum())
     statuses = f"{ok}/{len(result.features)} ok"
     return PathResult(
