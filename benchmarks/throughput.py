@@ -16,6 +16,9 @@ landed fast path (bf16 autocast, SDPA with a materialised bias), + folded attent
 + compiled blocks, + device-side resampling. The first call of a compiled engine (the compilation) is timed
 and printed.
 
+Each path also prints the busy time per box of each pipeline stage (window reads and resampling, engine,
+polygons, writes; summed over the threads and processes running the stage).
+
 Run from the repository root (CPU: vit_b, 4 boxes by default; CUDA: all sizes):
 
     python benchmarks/throughput.py [--models vit_l vit_b vit_h] [--boxes N] [--reference-boxes N]
@@ -272,6 +275,7 @@ def run_path(
         torch.cuda.synchronize(device)
     seconds = time.perf_counter() - start
     print(f"  {label}: {1000 * seconds / max(len(result.features), 1):.1f} ms/box", flush=True)
+    print(f"    stages (busy time): {result.timings.summary()}", flush=True)
     ok = int((result.features["status"] == "ok").sum())
     statuses = f"{ok}/{len(result.features)} ok"
     return PathResult(

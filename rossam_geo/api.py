@@ -14,7 +14,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -26,6 +26,8 @@ from rossam_geo.errors import CRSError, InputError, PromptError
 from rossam_geo.pipeline.output import RESUME_FIELDS as RESUME_FIELDS  # re-exported
 from rossam_geo.pipeline.output import ChunkedFeatures, FeatureFrameBuilder
 from rossam_geo.pipeline.output import check_resumable as check_resumable  # re-exported
+from rossam_geo.pipeline.polygons import DEFAULT_MIN_REGION_PX
+from rossam_geo.pipeline.timing import StageTimes
 
 if TYPE_CHECKING:
     import geopandas
@@ -66,6 +68,8 @@ class SceneOptions:
     bands: Sequence[int] | None = None
     simplify_px: float = 0.0
     all_parts: bool = False
+    min_region_px: float = DEFAULT_MIN_REGION_PX
+    polygon_workers: int | None = None
     output_crs: Any = None
     boxes_crs: Any = None
     layer: str | None = None
@@ -99,6 +103,7 @@ class SceneSegmentation:
         seconds: wall time of the segmentation (prompts read to features built).
         already_done: prompts that a resumed run (:meth:`Segmenter.segment_to_file`) found finished in the
             output and did not segment again; 0 otherwise.
+        timings: the busy seconds of each stage (reads, engine, polygons, writes).
     """
 
     features: geopandas.GeoDataFrame
@@ -107,6 +112,7 @@ class SceneSegmentation:
     geometries_scene: list[BaseGeometry]
     seconds: float
     already_done: int = 0
+    timings: StageTimes = field(default_factory=StageTimes)
 
 
 def prompts_from_geodataframe(
@@ -239,6 +245,8 @@ class Segmenter:
         bands: Sequence[int] | None = None,
         simplify_px: float = 0.0,
         all_parts: bool = False,
+        min_region_px: float = DEFAULT_MIN_REGION_PX,
+        polygon_workers: int | None = None,
         output_crs: Any = None,
         boxes_crs: Any = None,
         layer: str | None = None,
@@ -255,6 +263,8 @@ class Segmenter:
             bands=bands,
             simplify_px=simplify_px,
             all_parts=all_parts,
+            min_region_px=min_region_px,
+            polygon_workers=polygon_workers,
             output_crs=output_crs,
             boxes_crs=boxes_crs,
             layer=layer,
@@ -333,8 +343,8 @@ class Segmenter:
     ) -> SceneSegmentation:
         """:meth:`segment_scene`, handing the features to ``sink`` in chunks when one is given."""
         from rossam_geo import geo, io
-        from rossam_geo.pipeline.features import outcome_geometry
-        from rossam_geo.pipeline.run import ReaderSource, iter_box_masks
+        from rossam_geo.pipeline.polygons import PolygonSettings, iter_box_polygons
+        from rossam_geo.pipeline.run import ReaderSource
 
         started = time.perf_counter()
         created = datetime.now(timezone.utc).isoformat(timespec="seconds")
@@ -362,31 +372,40 @@ class Segmenter:
             )
             stretch = reader.compute_stretch(options.bands) if info.dtype != "uint8" else None
             source = ReaderSource(reader, bands=options.bands, stretch=stretch)
+            settings = PolygonSettings.for_scene(
+                info.transform,
+                info.crs,
+                options.output_crs,
+                all_parts=options.all_parts,
+                simplify_px=options.simplify_px,
+                min_region_px=options.min_region_px,
+            )
             collected = ChunkedFeatures(frame, sink)
+            timings = StageTimes()
             with (
                 _progress(options.progress, len(boxes_px), f"segmenting {info.name}") as advance,
                 collected.collecting(),
             ):
-                for outcome in iter_box_masks(
+                for outcome, polygon in iter_box_polygons(
                     source,
                     boxes_px,
                     self.engine,
+                    settings,
+                    workers=options.polygon_workers,
+                    timings=timings,
                     crop=options.crop,
                     crop_size=options.crop_size,
                     upsample=options.upsample,
                     batch_size=options.batch_size,
                     on_progress=advance,
                 ):
-                    geom = outcome_geometry(
-                        outcome, info.transform, all_parts=options.all_parts, simplify_px=options.simplify_px
-                    )
-                    if outcome.status == "ok" and geom.is_empty:
-                        outcome.status, outcome.reason = "failed", "the mask does not overlap the box"
-                    outcome.mask = None
-                    collected.add(outcome, geom)
+                    collected.add(outcome, polygon)
         features = collected.features()
-        geometries = collected.geometries
-        return SceneSegmentation(features, info, boxes_px, geometries, time.perf_counter() - started)
+        timings.add("write", collected.write_seconds)
+        geometries = [polygon.geometry for polygon in collected.polygons]
+        return SceneSegmentation(
+            features, info, boxes_px, geometries, time.perf_counter() - started, timings=timings
+        )
 
     def segment(self, scene: str | Path, boxes: Boxes, **kwargs: Any) -> geopandas.GeoDataFrame:
         """Segment one object per prompt box in a scene.
@@ -397,8 +416,10 @@ class Segmenter:
                 ``boxes_crs`` (None: scene pixels).
             **kwargs: ``crop_size`` (512 px), ``upsample`` (2), ``crop`` (True; False resizes the whole raster
                 to the model input and reads it whole), ``batch_size``, ``bands`` (1-based), ``simplify_px``,
-                ``all_parts``, ``output_crs``, ``boxes_crs``, ``layer``, ``class_field``, ``pixel`` (prompt
-                coordinates are scene pixels), ``progress`` (rich bar on stderr).
+                ``all_parts``, ``min_region_px`` (holes and islands smaller than this many pixels are removed
+                before polygonizing; 0 keeps them), ``polygon_workers`` (None: automatic), ``output_crs``,
+                ``boxes_crs``, ``layer``, ``class_field``, ``pixel`` (prompt coordinates are scene pixels),
+                ``progress`` (rich bar on stderr).
 
         Returns:
             A GeoDataFrame with one feature per prompt, in prompt order, in the scene CRS or ``output_crs``.
@@ -465,6 +486,8 @@ def segment(
     bands: Sequence[int] | None = None,
     simplify_px: float = 0.0,
     all_parts: bool = False,
+    min_region_px: float = DEFAULT_MIN_REGION_PX,
+    polygon_workers: int | None = None,
     output_crs: Any = None,
     boxes_crs: Any = None,
     layer: str | None = None,
@@ -490,6 +513,8 @@ def segment(
         bands=bands,
         simplify_px=simplify_px,
         all_parts=all_parts,
+        min_region_px=min_region_px,
+        polygon_workers=polygon_workers,
         output_crs=output_crs,
         boxes_crs=boxes_crs,
         layer=layer,

@@ -30,6 +30,7 @@ __all__ = [
     "keep_box_parts",
     "mask_to_geometry",
     "pixel_size",
+    "remove_small_regions",
     "reproject_geometries",
     "window_transform",
 ]
@@ -206,6 +207,50 @@ def keep_box_parts(
     return labels == best
 
 
+def remove_small_regions(
+    mask: np.ndarray, min_region_px: float, *, keep: np.ndarray | None = None
+) -> np.ndarray:
+    """Fill the holes and drop the islands of a mask smaller than ``min_region_px`` pixels.
+
+    This is SAM's own mask post-processing (``segment_anything.utils.amg.remove_small_regions``, run for holes
+    and then islands), with two differences that keep objects whole: a hole is a background region enclosed
+    by the mask (8-connected, not touching the window's edge), and an island (4-connected part) that overlaps
+    ``keep`` is never dropped, nor the largest one when all are small.
+
+    Args:
+        mask: (H, W) bool mask.
+        min_region_px: area threshold in pixels; 0 returns the mask unchanged.
+        keep: (H, W) bool, pixels whose islands stay whatever their size (the part chosen for the box).
+
+    Returns:
+        (H, W) bool mask.
+    """
+    import cv2
+
+    mask_bool = np.asarray(mask).astype(bool)
+    if min_region_px <= 0 or not mask_bool.any():
+        return mask_bool
+    count, labels, stats, _ = cv2.connectedComponentsWithStats((~mask_bool).astype(np.uint8), connectivity=8)
+    if count > 1:
+        edge = np.unique(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]]))
+        small = stats[:, cv2.CC_STAT_AREA] < min_region_px
+        small[0] = False  # label 0: the mask itself
+        small[edge] = False
+        if small.any():
+            mask_bool = mask_bool | small[labels]
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(mask_bool.astype(np.uint8), connectivity=4)
+    if count <= 2:
+        return mask_bool
+    sizes = stats[:, cv2.CC_STAT_AREA].copy()
+    sizes[0] = 0
+    kept = sizes >= min_region_px
+    kept[int(np.argmax(sizes))] = True
+    if keep is not None:
+        kept[np.unique(labels[np.asarray(keep, bool) & mask_bool])] = True
+    kept[0] = False
+    return kept[labels]
+
+
 def mask_to_geometry(
     mask: np.ndarray,
     transform: Affine,
@@ -213,10 +258,12 @@ def mask_to_geometry(
     box_px_xyxy: Sequence[float] | None = None,
     all_parts: bool = False,
     simplify_px: float = 0.0,
+    min_region_px: float = 0.0,
 ) -> Polygon | MultiPolygon:
     """Polygonize a boolean mask of a window into the scene CRS.
 
-    Pixel edges become polygon edges (``rasterio.features.shapes``, 4-connected parts); holes are kept.
+    Pixel edges become polygon edges (``rasterio.features.shapes``, 4-connected parts); holes are kept
+    (those of at least ``min_region_px`` pixels).
 
     Args:
         mask: (h, w) bool mask of the window.
@@ -225,6 +272,8 @@ def mask_to_geometry(
         all_parts: keep every (overlapping) part instead of the one with the largest overlap with the box
             (or the largest area, without a box).
         simplify_px: simplification tolerance in pixels (0: none); topology is preserved.
+        min_region_px: after the part(s) are chosen, holes and further parts smaller than this many pixels
+            are removed (:func:`remove_small_regions`; 0: none), so speckle never reaches the polygons.
 
     Returns:
         A Polygon or MultiPolygon in the scene CRS, made valid; an empty Polygon when nothing is kept.
@@ -238,6 +287,9 @@ def mask_to_geometry(
     # speckled mask can hold thousands of parts. The polygon-level choice below then decides among the
     # polygons of the chosen part(s).
     mask_bool = keep_box_parts(mask, box_px_xyxy, all_parts=all_parts)
+    if min_region_px > 0 and mask_bool.any():
+        main = keep_box_parts(mask_bool, box_px_xyxy) if all_parts else mask_bool
+        mask_bool = remove_small_regions(mask_bool, min_region_px, keep=main)
     if not mask_bool.any():
         return Polygon()
     parts: list[Polygon] = []

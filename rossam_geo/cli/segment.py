@@ -15,6 +15,7 @@ from rossam_geo.cli.options import (
     speed_options,
     verbosity_options,
 )
+from rossam_geo.pipeline.polygons import DEFAULT_MIN_REGION_PX
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
@@ -30,6 +31,14 @@ from rossam_geo.cli.options import (
 @crop_options
 @click.option(
     "--simplify", "simplify_px", type=click.FloatRange(min=0), default=0.0, help="Tolerance in pixels."
+)
+@click.option(
+    "--min-region",
+    "min_region_px",
+    type=click.FloatRange(min=0),
+    default=DEFAULT_MIN_REGION_PX,
+    show_default=True,
+    help="Remove holes and islands smaller than this many pixels before polygonizing (0: keep them).",
 )
 @click.option(
     "--all-parts/--largest-part",
@@ -81,6 +90,7 @@ def segment(
     no_crop: bool,
     bands: list[int] | None,
     simplify_px: float,
+    min_region_px: float,
     all_parts: bool,
     output_crs: str | None,
     prompts_crs: str | None,
@@ -149,6 +159,7 @@ def segment(
             crop=not no_crop,
             bands=bands,
             simplify_px=simplify_px,
+            min_region_px=min_region_px,
             all_parts=all_parts,
             output_crs=output_crs,
             boxes_crs=prompts_crs,
@@ -202,6 +213,7 @@ def _run_distributed(
             crop=not o["no_crop"],
             bands=o["bands"],
             simplify_px=o["simplify_px"],
+            min_region_px=o["min_region_px"],
             all_parts=o["all_parts"],
             output_crs=o["output_crs"],
             boxes_crs=o["prompts_crs"],

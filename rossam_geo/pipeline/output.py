@@ -9,6 +9,7 @@ same engine made it (:func:`check_resumable`) and segments only the prompts with
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -19,10 +20,10 @@ import numpy as np
 
 if TYPE_CHECKING:
     import geopandas
-    from shapely.geometry.base import BaseGeometry
 
     from rossam_geo.engines import Engine
     from rossam_geo.io import GeoPackageWriter, PromptSet, SceneInfo
+    from rossam_geo.pipeline.polygons import PolygonResult
 
 __all__ = [
     "RESUME_FIELDS",
@@ -271,14 +272,15 @@ class ChunkedFeatures:
         self.frame = frame
         self.sink = sink
         self.outcomes: list[Any] = []
-        self.geometries: list[Any] = []
+        self.polygons: list[PolygonResult] = []
         self.written = 0
+        self.write_seconds = 0.0
         self._flushing = False
 
-    def add(self, outcome: Any, geometry: BaseGeometry) -> None:
+    def add(self, outcome: Any, polygon: PolygonResult) -> None:
         """Keep one outcome and its polygon; write the waiting ones when the sink says so."""
         self.outcomes.append(outcome)
-        self.geometries.append(geometry)
+        self.polygons.append(polygon)
         if self.sink is not None and self.sink.due(len(self.outcomes) - self.written):
             self.flush()
 
@@ -287,7 +289,9 @@ class ChunkedFeatures:
         if self.sink is None or len(self.outcomes) == self.written:
             return
         self._flushing = True
-        self.sink.write(self.frame.build(self.outcomes[self.written :], self.geometries[self.written :]))
+        started = time.perf_counter()
+        self.sink.write(self.frame.build(self.outcomes[self.written :], self.polygons[self.written :]))
+        self.write_seconds += time.perf_counter() - started
         self.written, self._flushing = len(self.outcomes), False
 
     @contextmanager
@@ -303,7 +307,7 @@ class ChunkedFeatures:
 
     def features(self) -> geopandas.GeoDataFrame:
         """All the features collected, in prompt order."""
-        return self.frame.build(self.outcomes, self.geometries)
+        return self.frame.build(self.outcomes, self.polygons)
 
 
 # ----------------------------------------------------------------------------------------- feature frames
@@ -357,23 +361,20 @@ class FeatureFrameBuilder:
         )
         self.schema = feature_schema(prompts) if fixed_schema else None
 
-    def build(self, outcomes: Sequence[Any], geometries: Sequence[BaseGeometry]) -> geopandas.GeoDataFrame:
-        """The features of ``outcomes``, polygons in the scene CRS or reprojected to ``output_crs``."""
+    def build(self, outcomes: Sequence[Any], polygons: Sequence[PolygonResult]) -> geopandas.GeoDataFrame:
+        """The features of ``outcomes``, with their polygons in the output CRS."""
         import geopandas as gpd
         import pyproj
 
-        from rossam_geo import geo
         from rossam_geo.pipeline.features import OUTPUT_COLUMNS, feature_rows
 
         info, prompts = self.info, self.prompts
         rows = feature_rows(
             outcomes,
-            geometries,
+            polygons,
             prompt_ids=prompts.ids,
             classes=prompts.classes,
             attributes=prompts.attributes,
-            scene_crs=info.crs,
-            pixel_area=abs(info.transform.determinant),
             engine_name=self.engine.name,
             model_name=self.engine.model_name,
             crop_size=self.crop_size,
@@ -382,13 +383,12 @@ class FeatureFrameBuilder:
             created_utc=self.created,
         )
         out_crs: pyproj.CRS | None = info.crs
-        out_geoms: list[Any] = list(geometries)
         if self.output_crs is not None and info.crs is not None:
             out_crs = pyproj.CRS.from_user_input(self.output_crs)
-            out_geoms = geo.reproject_geometries(list(geometries), info.crs, out_crs)
         records = [row.attributes for row in rows]
         columns = list(self.schema) if self.schema is not None else _columns(records, OUTPUT_COLUMNS)
-        frame = gpd.GeoDataFrame(records, columns=columns, geometry=out_geoms, crs=out_crs)
+        geometries = [row.geometry for row in rows]
+        frame = gpd.GeoDataFrame(records, columns=columns, geometry=geometries, crs=out_crs)
         for name, dtype in (self.schema or {}).items():
             if getattr(dtype, "kind", "O") != "O" and frame[name].dtype != dtype:
                 frame[name] = frame[name].astype(dtype)

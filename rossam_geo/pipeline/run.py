@@ -8,9 +8,10 @@ A box that cannot be segmented never stops the run: it yields a :class:`BoxOutco
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
+import time
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 import numpy as np
 
@@ -19,6 +20,9 @@ from rossam_geo.errors import EngineError, InputError
 from rossam_geo.pipeline.plan import CropPlan, check_settings, plan_crop, plan_whole
 from rossam_geo.pipeline.prefetch import SerializedSource, prefetch_map
 from rossam_geo.pipeline.resample import logits_to_window_mask, window_to_model_input
+
+if TYPE_CHECKING:
+    from rossam_geo.pipeline.timing import StageTimes
 
 Status = Literal["ok", "skipped", "failed"]
 
@@ -180,7 +184,8 @@ def iter_box_masks(
     batch_size: int | None = None,
     on_progress: Callable[[int], None] | None = None,
     prefetch: int | None = None,
-) -> Iterator[BoxOutcome]:
+    timings: StageTimes | None = None,
+) -> Generator[BoxOutcome, None, None]:
     """Segment each box, one object per engine input, and yield the outcomes in input order.
 
     Args:
@@ -222,15 +227,28 @@ def iter_box_masks(
     if whole_plan is not None:
         batches = list(batches)
         if any(o.status == "ok" for group in batches for o in group):
+            started = time.perf_counter()
             whole_window = source.read_window(0, 0, source.width, source.height)
+            if timings is not None:
+                timings.add("read", time.perf_counter() - started)
     reader = SerializedSource(source) if depth > 0 else source
 
+    if timings is not None:
+        timings.boxes += len(boxes)
+
     def prepare(group: list[BoxOutcome]) -> list[_Input]:
-        return _read_batch(reader, [o for o in group if o.status == "ok"], whole_window)
+        started = time.perf_counter()
+        inputs = _read_batch(reader, [o for o in group if o.status == "ok"], whole_window)
+        if timings is not None:
+            timings.add("read", time.perf_counter() - started)
+        return inputs
 
     def predict(prepared: tuple[list[BoxOutcome], list[_Input]]) -> list[BoxOutcome]:
         group, inputs = prepared
+        started = time.perf_counter()
         _predict_batch(engine, inputs)
+        if timings is not None:
+            timings.add("engine", time.perf_counter() - started)
         return group
 
     prepared = prefetch_map(prepare, batches, depth=depth)

@@ -11,7 +11,13 @@ from rasterio.windows import transform as rio_window_transform
 from shapely.geometry import MultiPolygon, Polygon
 
 from rossam_geo.errors import InputError
-from rossam_geo.geo import keep_box_parts, mask_to_geometry, pixel_size, window_transform
+from rossam_geo.geo import (
+    keep_box_parts,
+    mask_to_geometry,
+    pixel_size,
+    remove_small_regions,
+    window_transform,
+)
 from tests.geo.fakes import UTM33_TRANSFORM
 
 
@@ -157,3 +163,64 @@ def test_keep_box_parts_without_a_box_keeps_the_largest_or_everything():
     assert keep_box_parts(mask).sum() == 64
     assert np.array_equal(keep_box_parts(mask, all_parts=True), mask)
     assert not keep_box_parts(np.zeros((5, 5), bool)).any()
+
+
+def ring_with_holes() -> np.ndarray:
+    """A 20x20 px square with a 1 px hole, a 3x3 px hole and a 6x6 px hole (36 px), on a 30x30 window."""
+    mask = np.zeros((30, 30), dtype=bool)
+    mask[5:25, 5:25] = True
+    mask[8, 8] = False
+    mask[8:11, 14:17] = False
+    mask[15:21, 12:18] = False
+    return mask
+
+
+def test_small_holes_are_filled_and_large_ones_kept():
+    cleaned = remove_small_regions(ring_with_holes(), 10)
+    assert cleaned[8, 8] and cleaned[8:11, 14:17].all()  # 1 and 9 px: filled
+    assert not cleaned[15:21, 12:18].any()  # 36 px: kept
+    assert cleaned.sum() == 400 - 36
+    assert np.array_equal(remove_small_regions(ring_with_holes(), 0), ring_with_holes())
+
+
+def test_background_at_the_window_edge_is_not_a_hole():
+    mask = np.ones((10, 10), dtype=bool)
+    mask[0:2, 0:2] = False  # a 4 px notch in the corner: outside the object, not enclosed
+    mask[5, 5] = False
+    cleaned = remove_small_regions(mask, 10)
+    assert not cleaned[0:2, 0:2].any() and cleaned[5, 5]
+
+
+def test_small_islands_are_dropped_but_never_the_kept_part_or_the_last_one():
+    mask = two_blobs()  # parts of 16, 64 and 6 px
+    assert remove_small_regions(mask, 20).sum() == 64
+    keep = np.zeros_like(mask)
+    keep[3, 3] = True  # a pixel of the 16 px part
+    assert remove_small_regions(mask, 20, keep=keep).sum() == 64 + 16
+    alone = np.zeros((8, 8), dtype=bool)
+    alone[2:4, 2:4] = True  # 4 px, the only part: kept whatever the threshold
+    assert np.array_equal(remove_small_regions(alone, 100), alone)
+
+
+def test_min_region_cleans_the_chosen_part_before_polygonizing():
+    mask = ring_with_holes()
+    mask[0:2, 28:30] = True  # a 4 px island in the corner, outside the box
+    box = (4.0, 4.0, 26.0, 26.0)
+    raw = mask_to_geometry(mask, Affine.identity(), box_px_xyxy=box)
+    assert isinstance(raw, Polygon) and len(raw.interiors) == 3
+    clean = mask_to_geometry(mask, Affine.identity(), box_px_xyxy=box, min_region_px=10)
+    assert isinstance(clean, Polygon) and len(clean.interiors) == 1
+    assert shapely.equals(Polygon(clean.interiors[0]), shapely.box(12, 15, 18, 21))
+    assert clean.area == 400 - 36
+
+
+def test_min_region_with_all_parts_drops_small_parts_but_keeps_the_box_part():
+    mask = np.zeros((20, 20), dtype=bool)
+    mask[2:5, 2:5] = True  # 9 px, wholly inside the box: the part overlapping it most, kept though small
+    mask[10:18, 10:18] = True  # 64 px, partly inside
+    mask[2:4, 8:10] = True  # 4 px, inside the box
+    box = (1.0, 1.0, 12.0, 12.0)
+    every = mask_to_geometry(mask, Affine.identity(), box_px_xyxy=box, all_parts=True)
+    assert every.area == 9 + 64 + 4
+    cleaned = mask_to_geometry(mask, Affine.identity(), box_px_xyxy=box, all_parts=True, min_region_px=10)
+    assert cleaned.area == 9 + 64
