@@ -140,36 +140,62 @@ def check_box(box_px_xyxy: np.ndarray, raster_width: int, raster_height: int) ->
     return clipped, ""
 
 
-def _predict(
-    engine: Engine, images: np.ndarray, boxes: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    """One engine call, checked: (logits (B, H, W), scores (B,), notes)."""
-    prediction = engine.predict(images, boxes)
-    logits = np.asarray(prediction.mask_logits)
-    scores = np.asarray(prediction.scores, dtype=np.float64).reshape(-1)
-    if logits.shape != images.shape[:3] or scores.shape != (len(images),):
-        raise EngineError(
-            f"engine {engine.name!r} returned logits {logits.shape} and scores {scores.shape} "
-            f"for {len(images)} images of {images.shape[1:3]}"
+def takes_windows(engine: Engine) -> bool:
+    """Whether ``engine`` resamples on its device (``predict_windows`` with raster windows)."""
+    return bool(getattr(engine, "takes_windows", False)) and engine.input_size_px is not None
+
+
+def _predict(engine: Engine, group: list[_Input], windows: bool) -> list[tuple[np.ndarray, float, str]]:
+    """One engine call for boxes whose inputs share a shape, checked: per box (window mask, score, note)."""
+    images = np.stack([item[1] for item in group])
+    boxes = np.stack([item[3] for item in group])
+    plans = [item[0].plan for item in group]
+    if windows:
+        plan = plans[0]
+        assert plan is not None  # every read box has a plan
+        predicted = engine.predict_windows(  # type: ignore[attr-defined]
+            images, boxes, (plan.model_height, plan.model_width)
         )
-    notes = list(getattr(prediction, "notes", ()) or ())
+        masks = np.asarray(predicted.masks, dtype=bool)
+        if masks.shape != images.shape[:3]:
+            raise EngineError(
+                f"engine {engine.name!r} returned masks {masks.shape} for {len(images)} windows of "
+                f"{images.shape[1:3]}"
+            )
+        prediction: Any = predicted
+        window_masks = list(masks)
+    else:
+        prediction = engine.predict(images, boxes)
+        logits = np.asarray(prediction.mask_logits)
+        if logits.shape != images.shape[:3]:
+            raise EngineError(
+                f"engine {engine.name!r} returned logits {logits.shape} for {len(images)} images of "
+                f"{images.shape[1:3]}"
+            )
+        window_masks = [logits_to_window_mask(x, plan, None) for x, plan in zip(logits, plans, strict=True)]  # type: ignore[arg-type]
+    scores = np.asarray(prediction.scores, dtype=np.float64).reshape(-1)
+    if scores.shape != (len(images),):
+        raise EngineError(f"engine {engine.name!r} returned scores {scores.shape} for {len(images)} boxes")
+    notes = [n or "" for n in (getattr(prediction, "notes", ()) or ())]
     notes += [""] * (len(images) - len(notes))
-    return logits, scores, [n or "" for n in notes]
+    return [
+        (mask & item[2], float(score), note)
+        for mask, item, score, note in zip(window_masks, group, scores, notes, strict=True)
+    ]
 
 
 def _predict_group(
-    engine: Engine, images: np.ndarray, boxes: np.ndarray
+    engine: Engine, group: list[_Input], windows: bool
 ) -> list[tuple[np.ndarray, float, str] | Exception]:
     """Predict a same-shape group; after a failure, retry one by one so one bad box fails alone."""
     try:
-        logits, scores, notes = _predict(engine, images, boxes)
-        return [(logits[i], float(scores[i]), notes[i]) for i in range(len(images))]
+        return list(_predict(engine, group, windows))
     except Exception as exc:  # noqa: BLE001 - any engine error becomes a per-box failure
-        if len(images) == 1:
+        if len(group) == 1:
             return [exc]
     results: list[tuple[np.ndarray, float, str] | Exception] = []
-    for i in range(len(images)):
-        results.extend(_predict_group(engine, images[i : i + 1], boxes[i : i + 1]))
+    for item in group:
+        results.extend(_predict_group(engine, [item], windows))
     return results
 
 
@@ -236,9 +262,11 @@ def iter_box_masks(
     if timings is not None:
         timings.boxes += len(boxes)
 
+    windows = takes_windows(engine) and whole_window is None
+
     def prepare(group: list[BoxOutcome]) -> list[_Input]:
         started = time.perf_counter()
-        inputs = _read_batch(reader, [o for o in group if o.status == "ok"], whole_window)
+        inputs = _read_batch(reader, [o for o in group if o.status == "ok"], whole_window, windows)
         if timings is not None:
             timings.add("read", time.perf_counter() - started)
         return inputs
@@ -246,7 +274,7 @@ def iter_box_masks(
     def predict(prepared: tuple[list[BoxOutcome], list[_Input]]) -> list[BoxOutcome]:
         group, inputs = prepared
         started = time.perf_counter()
-        _predict_batch(engine, inputs)
+        _predict_batch(engine, inputs, windows)
         if timings is not None:
             timings.add("engine", time.perf_counter() - started)
         return group
@@ -297,7 +325,8 @@ def _plan_batches(
             pending = []
 
 
-#: one prepared box: (outcome, model input (S, S, 3) uint8, valid (h, w) bool, box in model pixels (4,)).
+#: one prepared box: (outcome, engine input (model input (S, S, 3) uint8, or the raster window (h, w, 3) uint8
+#: for engines that resample on their device), valid (h, w) bool, box in the input's pixels (4,)).
 _Input = tuple[BoxOutcome, np.ndarray, np.ndarray, np.ndarray]
 
 
@@ -305,8 +334,10 @@ def _read_batch(
     source: WindowSource,
     outcomes: list[BoxOutcome],
     whole_window: tuple[np.ndarray, np.ndarray] | None,
+    windows: bool = False,
 ) -> list[_Input]:
-    """Read and resample the windows of planned boxes; a failed read fails its box only (in place)."""
+    """Read the windows of planned boxes and resample them to the model input (unless ``windows``: the
+    engine resamples them itself); a failed read fails its box only (in place)."""
     inputs: list[_Input] = []
     model_input_whole: np.ndarray | None = None
     for outcome in outcomes:
@@ -320,32 +351,32 @@ def _read_batch(
                 model_input = model_input_whole
             else:
                 rgb, valid = source.read_window(plan.col_off, plan.row_off, plan.width, plan.height)
-                model_input = window_to_model_input(rgb, plan)
+                model_input = rgb if windows else window_to_model_input(rgb, plan)
         except Exception as exc:  # noqa: BLE001 - a failed read fails this box only
             outcome.status, outcome.reason = "failed", f"window could not be read: {exc}"
             continue
-        inputs.append((outcome, model_input, valid, plan.box_to_model(outcome.box_px_xyxy)))
+        box = plan.box_to_window(outcome.box_px_xyxy) if windows else plan.box_to_model(outcome.box_px_xyxy)
+        inputs.append((outcome, model_input, valid, box))
     return inputs
 
 
-def _predict_batch(engine: Engine, inputs: list[_Input]) -> None:
+def _predict_batch(engine: Engine, inputs: list[_Input], windows: bool = False) -> None:
     """Predict and paste back a batch of read boxes, updating their outcomes in place."""
-    # Native-resolution engines may get windows of different sizes: one call per shape.
-    shapes = sorted({item[1].shape for item in inputs})
-    for shape in shapes:
-        group = [item for item in inputs if item[1].shape == shape]
-        images = np.stack([item[1] for item in group])
-        model_boxes = np.stack([item[3] for item in group])
-        for (outcome, _, valid, _), result in zip(
-            group, _predict_group(engine, images, model_boxes), strict=True
-        ):
+
+    # Windows of different sizes (large boxes; native-resolution engines) go in one call per shape.
+    def key(item: _Input) -> tuple[int, ...]:
+        plan = item[0].plan
+        assert plan is not None
+        return (*item[1].shape, plan.model_height, plan.model_width)
+
+    for shape in sorted({key(item) for item in inputs}):
+        group = [item for item in inputs if key(item) == shape]
+        for (outcome, _, _, _), result in zip(group, _predict_group(engine, group, windows), strict=True):
             if isinstance(result, Exception):
                 outcome.status = "failed"
                 outcome.reason = f"engine error: {type(result).__name__}: {result}"
                 continue
-            logits, score, note = result
-            assert outcome.plan is not None
-            mask = logits_to_window_mask(logits, outcome.plan, valid)
+            mask, score, note = result
             outcome.score = score
             outcome.reason = note
             if not mask.any():

@@ -229,3 +229,25 @@ def test_compiled_encoder_gives_the_same_masks(tiny_rossam, blob_image):
     expected = reference.predict(images, boxes).mask_logits
     actual = compiled.predict(images, boxes).mask_logits
     assert np.abs(actual - expected).max() <= 1e-3 * max(1.0, np.abs(expected).max())
+
+
+def test_the_pipeline_gives_windows_to_engines_that_resample_on_their_device(tiny_rossam, blob_image):
+    import copy
+
+    host = build_rossam_engine(model=copy.deepcopy(tiny_rossam), device="cpu", batch_size=2)
+    device = build_rossam_engine(model=tiny_rossam, device="cpu", batch_size=2, device_resample=True)
+    calls: list[tuple[int, ...]] = []
+    predict_windows = device.predict_windows
+
+    def recording(windows, boxes, model_hw):
+        calls.append((*windows.shape, *model_hw))
+        return predict_windows(windows, boxes, model_hw)
+
+    device.predict_windows = recording  # type: ignore[method-assign]
+    expected, actual = _masks(host, blob_image), _masks(device, blob_image)
+    assert calls == [(2, 48, 48, 3, 96, 96), (1, 48, 48, 3, 96, 96)]  # raster windows, not 128 px inputs
+    assert [o.status for o in actual] == [o.status for o in expected] == ["ok", "ok", "ok", "skipped"]
+    for a, b in zip(expected[:3], actual[:3], strict=True):
+        assert a.mask.shape == b.mask.shape == (48, 48)
+        assert (a.mask == b.mask).mean() >= 0.995
+        assert abs(a.score - b.score) < 2e-3
