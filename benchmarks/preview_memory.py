@@ -110,7 +110,7 @@ def _measure(path: str, boxes_px: np.ndarray, approach: str, queue: multiprocess
         source = ReaderSource(reader)
         geometries = []
         for x0, y0, x1, y1 in boxes_px:
-            (xa, ya), (xb, yb) = (reader.info.transform * (x, y) for x, y in ((x0, y0), (x1, y1)))
+            (xa, ya), (xb, yb) = (reader.info.transform @ (x, y) for x, y in ((x0, y0), (x1, y1)))
             geometries.append(shapely.box(min(xa, xb), min(ya, yb), max(xa, xb), max(ya, yb)).buffer(-1.0))
         before = rss_now_bytes()
         started = time.perf_counter()

@@ -105,7 +105,8 @@ def check_writable_folder(folder: str | Path, *, option: str = "output folder") 
     """Check, before any work, that files can be created in ``folder`` (or in the folders that would hold it).
 
     A probe file of :data:`PROBE_BYTES` bytes is created, synced and deleted in ``folder``, or, when the folder
-    does not exist yet, in its nearest existing ancestor (nothing is created). The free space is checked too.
+    does not exist yet, in its nearest existing ancestor (nothing is created). Writing and syncing real bytes
+    meets a full disk, which creating an empty file would not.
 
     Args:
         folder: the folder outputs will be written to.
@@ -117,12 +118,6 @@ def check_writable_folder(folder: str | Path, *, option: str = "output folder") 
     """
     folder = Path(folder)
     target = _existing_ancestor(folder, option)
-    try:
-        usage = os.statvfs(target)
-    except (OSError, AttributeError):
-        usage = None
-    if usage is not None and usage.f_bavail * usage.f_frsize < PROBE_BYTES:
-        raise InputError(f"{option}: cannot write into {str(folder)!r}: {_os_error_reason(OSError(errno.ENOSPC, ''))}")
     probe: str | None = None
     try:
         fd, probe = tempfile.mkstemp(prefix=".rossam-geo-probe.", suffix=".tmp", dir=target)
