@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
@@ -43,7 +44,10 @@ def read_state_dict(path: str | Path) -> StateDict:
         check_finite(state, str(path))
         return state
     try:
-        loaded = torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():
+            # torch warns about the pickle protocol of a file it is about to refuse; the error below says it all
+            warnings.simplefilter("ignore", UserWarning)
+            loaded = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:
         raise CheckpointError(
             f"{path} is not a PyTorch checkpoint that loads with weights_only=True ({type(exc).__name__}); "
