@@ -1,4 +1,4 @@
-"""Benchmark: peak memory of the ``--preview`` quick-look on a 50000 x 50000 px raster, boxes at opposite corners.
+"""Benchmark: peak memory of ``--preview`` on a 50000 x 50000 px raster with boxes at opposite corners.
 
 Writes a sparse, tiled (512 px), deflate-compressed RGB GeoTIFF (only the two corner tiles hold data, so the
 file is about 100 KB and written in a second), then renders the preview of two boxes at opposite corners, so
@@ -115,7 +115,9 @@ def _measure(path: str, boxes_px: np.ndarray, approach: str, queue: multiprocess
         before = rss_now_bytes()
         started = time.perf_counter()
         if approach == "current":
-            image = render_preview(source, boxes_px, geometries, reader.info.transform, max_side_px=MAX_SIDE_PX)
+            image = render_preview(
+                source, boxes_px, geometries, reader.info.transform, max_side_px=MAX_SIDE_PX
+            )
         else:
             window = preview_window(boxes_px, source.width, source.height)
             if window is None:
@@ -179,8 +181,12 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         small, small_boxes = scene(folder, args.baseline_size, args.overviews)
-        base_peak = report(f"baseline (strips), {args.baseline_size} px", measure(small, small_boxes, "baseline"))
-        cur_small = report(f"current (GDAL out_shape), {args.baseline_size} px", measure(small, small_boxes, "current"))
+        base_peak = report(
+            f"baseline (strips), {args.baseline_size} px", measure(small, small_boxes, "baseline")
+        )
+        cur_small = report(
+            f"current (GDAL out_shape), {args.baseline_size} px", measure(small, small_boxes, "current")
+        )
         print(f"peak ratio baseline / current at {args.baseline_size} px: {base_peak / cur_small:.1f}")
         large, large_boxes = scene(folder, args.size, args.overviews)
         peak = report(f"current (GDAL out_shape), {args.size} px", measure(large, large_boxes, "current"))

@@ -97,24 +97,26 @@ def _existing_ancestor(folder: Path, option: str) -> Path:
             break
         current = current.parent
     if not current.is_dir():
-        raise InputError(f"{option}: cannot write into {str(folder)!r}: {str(current)!r} is a file, not a folder")
+        raise InputError(
+            f"{option}: cannot write into {str(folder)!r}: {str(current)!r} is a file, not a folder"
+        )
     return current
 
 
 def check_writable_folder(folder: str | Path, *, option: str = "output folder") -> None:
     """Check, before any work, that files can be created in ``folder`` (or in the folders that would hold it).
 
-    A probe file of :data:`PROBE_BYTES` bytes is created, synced and deleted in ``folder``, or, when the folder
-    does not exist yet, in its nearest existing ancestor (nothing is created). Writing and syncing real bytes
-    meets a full disk, which creating an empty file would not.
+    A probe file of :data:`PROBE_BYTES` bytes is created, synced and deleted in ``folder``, or, when the
+    folder does not exist yet, in its nearest existing ancestor (nothing is created). Writing and syncing
+    real bytes meets a full disk, which creating an empty file would not.
 
     Args:
         folder: the folder outputs will be written to.
         option: how the user named it (``"-o"``, ``"--out-dir"``...), for the message.
 
     Raises:
-        InputError: a part of the path is a file, the folder is read-only or not permitted, or the disk is full;
-            the message is one line naming the folder and the remedy.
+        InputError: a part of the path is a file, the folder is read-only or not permitted, or the disk is
+            full; the message is one line naming the folder and the remedy.
     """
     folder = Path(folder)
     target = _existing_ancestor(folder, option)

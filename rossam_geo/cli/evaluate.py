@@ -177,8 +177,8 @@ def _run_files(
     overwrite: bool,
 ) -> None:
     from rossam_geo.evaluate.evaluation import evaluate_files
-    from rossam_geo.evaluate.rules import check_rule
     from rossam_geo.evaluate.report import check_outputs_free, markdown_report, write_outputs
+    from rossam_geo.evaluate.rules import check_rule
 
     check_outputs_free([out_dir / "evaluation.json"], overwrite)
     result = evaluate_files(

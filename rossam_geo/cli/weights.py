@@ -99,8 +99,8 @@ def fetch_command(
 ) -> None:
     """Download checkpoint NAME into the cache, verify it, and print its path."""
     from rossam_geo.errors import RossamError
-    from rossam_geo.weights import cache_dir as resolve_cache_dir
     from rossam_geo.validate import check_download_url
+    from rossam_geo.weights import cache_dir as resolve_cache_dir
     from rossam_geo.weights import expected_hash, fetch, get_entry
 
     try:

@@ -1,4 +1,4 @@
-"""How predictions are matched to ground-truth objects: by id, or, when they carry none, by a rule the user names.
+"""How predictions are matched to ground-truth objects: by id, or, when they carry none, by a named rule.
 
 * ``"id"`` (default): a prediction's ``prompt_id`` (vector files), ``annotation_id`` / ``id`` (COCO results)
   or file name (mask folders) names its ground-truth object. Predictions without any id are refused with a
@@ -26,7 +26,9 @@ MATCH_RULES: tuple[MatchRule, ...] = ("id", "position", "overlap")
 RULE_DESCRIPTIONS: dict[MatchRule, str] = {
     "id": "by object id (prompt_id / COCO annotation id / mask file name)",
     "position": "by position: k-th prediction to k-th ground-truth object (--match position)",
-    "overlap": "by overlap: each prediction to the ground-truth object of largest IoU, one to one (--match overlap)",
+    "overlap": (
+        "by overlap: each prediction to the ground-truth object of largest IoU, one to one (--match overlap)"
+    ),
 }
 
 
@@ -44,15 +46,15 @@ def check_rule(rule: str) -> MatchRule:
 def missing_ids_error(path: Path, id_field: str) -> InputError:
     """The error for predictions without ids under the ``"id"`` rule: one line with both remedies."""
     return InputError(
-        f"predictions {path.name} have no {id_field}, so they cannot be matched to the ground truth by id; add "
-        "it, or pass --match position (k-th prediction to k-th object) or --match overlap (to the object each "
-        "overlaps most)"
+        f"predictions {path.name} have no {id_field}, so they cannot be matched to the ground truth by "
+        "id; add it, or pass --match position (k-th prediction to k-th object) or --match overlap (to the "
+        "object each overlaps most)"
     )
 
 
 def ids_by_position(n_predictions: int, gt: GroundTruth) -> list[str | None]:
     """Ground-truth id for each of ``n_predictions`` in order; None past the last object."""
-    ids: list[str | None] = list(gt.objects)[:n_predictions]
+    ids: list[str | None] = [oid for oid in list(gt.objects)[:n_predictions]]
     return ids + [None] * (n_predictions - len(ids))
 
 
@@ -69,8 +71,10 @@ def overlap_iou(a: CroppedMask, b: CroppedMask) -> float:
     return inter / (a.area_px + b.area_px - inter) if inter else 0.0
 
 
-def ids_by_overlap(predictions: Sequence[tuple[str, CroppedMask | None]], gt: GroundTruth) -> list[str | None]:
-    """Ground-truth id for each prediction by largest mask IoU, one to one; None when it overlaps no free object.
+def ids_by_overlap(
+    predictions: Sequence[tuple[str, CroppedMask | None]], gt: GroundTruth
+) -> list[str | None]:
+    """Ground-truth id of each prediction by largest mask IoU, one to one; None if it overlaps no free object.
 
     Args:
         predictions: (image id, mask on that image's grid, None when unreadable) per prediction.

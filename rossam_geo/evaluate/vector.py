@@ -238,7 +238,11 @@ def read_vector_predictions(
 
     def row_mask(row_number: int, grid: ImageGrid) -> CroppedMask:
         target = _prediction_grid(grid, frame_crs, georef_grid, path)
-        geometry = in_crs(target.crs).geometry.iloc[row_number] if target.crs is not None else frame.geometry.iloc[row_number]
+        geometry = (
+            in_crs(target.crs).geometry.iloc[row_number]
+            if target.crs is not None
+            else frame.geometry.iloc[row_number]
+        )
         return rasterize_geometry(geometry, target)
 
     cached: dict[int, CroppedMask] = {}
@@ -250,7 +254,8 @@ def read_vector_predictions(
     else:
         if len(gt.images) != 1:
             raise InputError(
-                f"--match overlap needs ground truth of one image for {path.name}, but it has {len(gt.images)}; "
+                f"--match overlap needs ground truth of one image for {path.name}, but it has "
+                f"{len(gt.images)}; "
                 "add a prompt_id field to the predictions, or use --match position"
             )
         ((image_id, grid),) = gt.images.items()
@@ -275,7 +280,9 @@ def read_vector_predictions(
         status = optional_str(row["status"]) if "status" in columns else None
         reason = optional_str(row["reason"]) if "reason" in columns else None
         try:
-            mask = cached[row_number] if row_number in cached else row_mask(row_number, gt.images[obj.image_id])
+            mask = (
+                cached[row_number] if row_number in cached else row_mask(row_number, gt.images[obj.image_id])
+            )
         except InputError as exc:
             matched[oid] = Prediction(oid, None, score, "error", str(exc))
             continue

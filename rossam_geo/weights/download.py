@@ -86,7 +86,7 @@ def fetch(
 
     Raises:
         WeightsError: ``name`` is not in the registry.
-        InputError: the URL is not an http(s):// URL with a host or a file:// URL (checked before any request).
+        InputError: the URL is neither http(s):// with a host nor file:// (checked before any request).
         DownloadError: the server cannot be reached, answers with an error, or the transfer is cut short
             (the partial file is kept for resuming).
         ChecksumError: the downloaded file's SHA-256 differs from the expected one (the download is deleted).

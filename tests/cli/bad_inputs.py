@@ -2,8 +2,8 @@
 
 A row of the table names files by their name in its command line (``scene.tif``, ``evil.pth``...); the
 :class:`Workspace` builds exactly those, in the row's own folder, with the builder registered under that name
-in :data:`BUILDERS`. To add a file kind, write a builder and decorate it with ``@builds("name.ext")``; a builder
-may ask the workspace for other files it derives from (``ws.path("scene.tif")``).
+in :data:`BUILDERS`. To add a file kind, write a builder and decorate it with ``@builds("name.ext")``; a
+builder may ask the workspace for other files it derives from (``ws.path("scene.tif")``).
 
 Everything is tiny and georeferenced in UTM 33N (EPSG:32633) with 0.5 m pixels.
 """

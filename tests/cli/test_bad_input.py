@@ -146,7 +146,17 @@ CASES = [
     # ------------------------------------------------------------------ weights at load
     Case(
         "segment-pickle-checkpoint-refused-never-run",
-        ("segment", "scene.tif", "boxes.geojson", "-o", "out.gpkg", "--engine", "sam", "--weights", "evil.pth"),
+        (
+            "segment",
+            "scene.tif",
+            "boxes.geojson",
+            "-o",
+            "out.gpkg",
+            "--engine",
+            "sam",
+            "--weights",
+            "evil.pth",
+        ),
         1,
         r"^Error: evil.pth is not a PyTorch checkpoint that loads with weights_only=True",
     ),
@@ -290,7 +300,10 @@ CASES = [
 
 
 def _run(root: Path, argv: tuple[str, ...]) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")]))}
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")])),
+    }
     return subprocess.run(
         [sys.executable, "-m", "rossam_geo", *argv],
         cwd=root,

@@ -37,7 +37,9 @@ def _gt_file(tmp_path: Path) -> Path:
 
 def _pred_without_ids(tmp_path: Path, rects: list[tuple[int, int, int, int]]) -> Path:
     frame = gpd.GeoDataFrame(
-        {"score": [0.9] * len(rects)}, geometry=[pixel_rect_polygon(UTM33_TRANSFORM, *r) for r in rects], crs=UTM33
+        {"score": [0.9] * len(rects)},
+        geometry=[pixel_rect_polygon(UTM33_TRANSFORM, *r) for r in rects],
+        crs=UTM33,
     )
     path = tmp_path / "pred.gpkg"
     frame.to_file(path, engine="pyogrio")
@@ -58,7 +60,12 @@ def test_overlap_iou_and_one_to_one_assignment():
         },
     )
     # the second prediction fits object 1 better; the first then overlaps no free object
-    predictions = [("A", b), ("A", a), ("A", CroppedMask.from_full(rect_mask(shape, 31, 31, 9, 9))), ("A", None)]
+    predictions = [
+        ("A", b),
+        ("A", a),
+        ("A", CroppedMask.from_full(rect_mask(shape, 31, 31, 9, 9))),
+        ("A", None),
+    ]
     assert ids_by_overlap(predictions, gt) == [None, "1", "2", None]
     assert ids_by_position(3, gt) == ["1", "2", None]
 
@@ -68,7 +75,9 @@ def test_vector_predictions_without_prompt_id_are_refused_unless_a_rule_is_named
 ):
     gt = read_ground_truth(_gt_file(tmp_path), raster=utm_raster)
     pred = _pred_without_ids(tmp_path, [RECT_B, RECT_A, (0, 0, 2, 2)])  # reversed, plus a stray one
-    with pytest.raises(InputError, match=r"^predictions pred.gpkg have no 'prompt_id' field, .*--match position"):
+    with pytest.raises(
+        InputError, match=r"^predictions pred.gpkg have no 'prompt_id' field, .*--match position"
+    ):
         read_predictions(pred, gt)
     by_overlap = read_predictions(pred, gt, match="overlap")
     np.testing.assert_array_equal(by_overlap.matched["1"].mask.to_full(), rect_mask((60, 80), *RECT_A))
@@ -89,8 +98,18 @@ def test_evaluation_by_overlap_scores_reversed_rows_fully(utm_raster: Path, tmp_
 def test_coco_results_without_ids_are_refused_unless_a_rule_is_named(coco_dir: Path, tmp_path: Path):
     gt = read_coco_ground_truth(coco_dir / "annotations.json")
     results = [
-        {"image_id": 2, "category_id": 2, "score": 1.0, "segmentation": rle_of(rect_mask((50, 50), 20, 20, 12, 12))},
-        {"image_id": 1, "category_id": 1, "score": 1.0, "segmentation": rle_of(rect_mask((60, 80), 5, 6, 10, 8))},
+        {
+            "image_id": 2,
+            "category_id": 2,
+            "score": 1.0,
+            "segmentation": rle_of(rect_mask((50, 50), 20, 20, 12, 12)),
+        },
+        {
+            "image_id": 1,
+            "category_id": 1,
+            "score": 1.0,
+            "segmentation": rle_of(rect_mask((60, 80), 5, 6, 10, 8)),
+        },
     ]
     path = tmp_path / "results.json"
     path.write_text(json.dumps(results))
@@ -141,7 +160,17 @@ def test_unusable_ground_truth_is_listed_with_its_reason_and_invalid_polygons_ar
     ).to_file(pred, engine="pyogrio")
     runner = CliRunner()
     out = tmp_path / "eval"
-    args = ["evaluate", str(pred), str(path), "--raster", str(utm_raster), "--gt-id-field", "oid", "--out-dir", str(out)]
+    args = [
+        "evaluate",
+        str(pred),
+        str(path),
+        "--raster",
+        str(utm_raster),
+        "--gt-id-field",
+        "oid",
+        "--out-dir",
+        str(out),
+    ]
     result = runner.invoke(main, args)
     assert result.exit_code == 0, result.output
     report = json.loads((out / "evaluation.json").read_text())
@@ -159,7 +188,12 @@ def test_coco_null_and_empty_segmentations_are_skipped(tmp_path: Path):
         "annotations": [
             {"id": 1, "image_id": 1, "category_id": 1, "segmentation": None},
             {"id": 2, "image_id": 1, "category_id": 1, "segmentation": []},
-            {"id": 3, "image_id": 1, "category_id": 1, "segmentation": rle_of(rect_mask((20, 20), 2, 2, 4, 4))},
+            {
+                "id": 3,
+                "image_id": 1,
+                "category_id": 1,
+                "segmentation": rle_of(rect_mask((20, 20), 2, 2, 4, 4)),
+            },
         ],
     }
     path = tmp_path / "gt.json"
@@ -172,7 +206,15 @@ def test_coco_null_and_empty_segmentations_are_skipped(tmp_path: Path):
 def test_cli_refuses_predictions_without_ids_in_one_line_and_writes_nothing(utm_raster: Path, tmp_path: Path):
     pred = _pred_without_ids(tmp_path, [RECT_B, RECT_A])
     out = tmp_path / "eval"
-    args = ["evaluate", str(pred), str(_gt_file(tmp_path)), "--raster", str(utm_raster), "--out-dir", str(out)]
+    args = [
+        "evaluate",
+        str(pred),
+        str(_gt_file(tmp_path)),
+        "--raster",
+        str(utm_raster),
+        "--out-dir",
+        str(out),
+    ]
     refused = CliRunner().invoke(main, args)
     assert refused.exit_code == 1
     assert refused.output.strip().count("\n") == 0 and "--match overlap" in refused.output

@@ -46,7 +46,9 @@ def test_overviews_serve_the_read_when_present(tmp_path: Path):
     with rasterio.open(path, overview_level=0) as overview:
         expected = overview.read()
     averaged = pixels.reshape(3, 16, 4, 24, 4).mean(axis=(2, 4))
-    assert np.abs(expected.astype(float) - averaged).max() > 20  # the nearest overview differs from an average
+    assert (
+        np.abs(expected.astype(float) - averaged).max() > 20
+    )  # the nearest overview differs from an average
     with open_raster(path) as reader:
         rgb, _ = reader.read_decimated_rgb((0, 0, 96, 64), 24, 16)
     np.testing.assert_array_equal(rgb.transpose(2, 0, 1), expected)

@@ -66,7 +66,9 @@ def test_writable_folder_passes_and_creates_nothing(tmp_path: Path):
 def test_folder_under_a_file_is_refused(tmp_path: Path):
     blocker = tmp_path / "plain.txt"
     blocker.write_text("x")
-    with pytest.raises(InputError, match=r"^--out-dir: cannot write into .*plain.txt/eval'.* is a file, not a folder$"):
+    with pytest.raises(
+        InputError, match=r"^--out-dir: cannot write into .*plain.txt/eval'.* is a file, not a folder$"
+    ):
         check_writable_folder(blocker / "eval", option="--out-dir")
 
 
@@ -81,7 +83,9 @@ def test_read_only_folder_is_refused(tmp_path: Path):
         folder.mkdir()
         folder.chmod(0o500)
     try:
-        with pytest.raises(InputError, match=r"^-o: cannot write into '.*': permission denied; choose another"):
+        with pytest.raises(
+            InputError, match=r"^-o: cannot write into '.*': permission denied; choose another"
+        ):
             check_writable_folder(folder, option="-o")
     finally:
         if folder != Path("/sys"):
@@ -98,7 +102,9 @@ def _can_create_in(folder: Path) -> bool:
     return True
 
 
-def test_write_error_of_the_probe_is_reported_and_the_probe_removed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+def test_write_error_of_the_probe_is_reported_and_the_probe_removed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
     def no_space(_fd: int) -> None:
         raise OSError(errno.ENOSPC, "No space left on device")
 

@@ -75,13 +75,16 @@ def test_bad_scheduler_addresses_are_one_line_errors(address: str, why: str):
 
 
 @pytest.mark.parametrize(
-    "url", ["https://example.org/w/sam_vit_b.pth", "http://10.0.0.2:8000/sam.pth", "file:///srv/mirror/sam.pth"]
+    "url",
+    ["https://example.org/w/sam_vit_b.pth", "http://10.0.0.2:8000/sam.pth", "file:///srv/mirror/sam.pth"],
 )
 def test_download_urls_are_accepted(url: str):
     assert check_download_url(url) == url
 
 
-@pytest.mark.parametrize("url", ["notaurl", "ftp://example.org/sam.pth", "https:///sam.pth", "http://", "file://", ""])
+@pytest.mark.parametrize(
+    "url", ["notaurl", "ftp://example.org/sam.pth", "https:///sam.pth", "http://", "file://", ""]
+)
 def test_bad_download_urls_are_one_line_errors(url: str):
     with pytest.raises(InputError, match=rf"^--url {url!r} is not a download URL; give a full https://"):
         check_download_url(url, option="--url")

@@ -84,7 +84,8 @@ def test_load_checked_lists_missing_and_unexpected_keys():
         )
     with pytest.raises(
         CheckpointError,
-        match=r"^src has 1 tensor\(s\) of the wrong shape for the model: 0\.bias \(7,\) where the model has \(3,\);",
+        match=r"^src has 1 tensor\(s\) of the wrong shape for the model: "
+        r"0\.bias \(7,\) where the model has \(3,\);",
     ):
         load_checked(net, {**state, "0.bias": torch.zeros(7)}, set(), "src")
 
@@ -112,13 +113,13 @@ def test_non_finite_weights_are_refused_at_read_naming_the_file_and_the_tensor(t
     with pytest.raises(CheckpointError) as caught:
         load_merged(path)
     first = next(k for k in state if not torch.isfinite(state[k]).all())
-    assert str(caught.value).startswith(
-        f"{path} holds NaN or infinite weights: tensor {first!r} has "
-    )
+    assert str(caught.value).startswith(f"{path} holds NaN or infinite weights: tensor {first!r} has ")
     assert "(and 1 more tensors)" in str(caught.value) and "\n" not in str(caught.value)
     pth = tmp_path / "official.pth"
     torch.save({"w": torch.tensor([1.0, float("-inf")])}, pth)
-    with pytest.raises(CheckpointError, match=r"official.pth holds NaN or infinite weights: tensor 'w' has 1 of 2"):
+    with pytest.raises(
+        CheckpointError, match=r"official.pth holds NaN or infinite weights: tensor 'w' has 1 of 2"
+    ):
         read_state_dict(pth)
 
 

@@ -71,8 +71,8 @@ def test_a_text_file_named_as_a_video_is_refused_in_one_line(tmp_path, name):
     with pytest.raises(RasterError) as caught:
         open_frames(path)
     assert str(caught.value) == (
-        f"{str(path)!r} is a text file, not a video; pass a video file (MP4, AVI, MKV...) that OpenCV decodes, "
-        "or a folder of frame images"
+        f"{str(path)!r} is a text file, not a video; pass a video file (MP4, AVI, MKV...) that OpenCV "
+        "decodes, or a folder of frame images"
     )
 
 

@@ -148,7 +148,9 @@ def test_cli_module_imports_no_heavy_dependencies():
 
 
 def test_fetch_with_a_url_that_is_not_one_is_a_one_line_error(runner, cache):
-    result = runner.invoke(main, ["weights", "fetch", "sam_vit_b", "--url", "notaurl", "--cache-dir", str(cache)])
+    result = runner.invoke(
+        main, ["weights", "fetch", "sam_vit_b", "--url", "notaurl", "--cache-dir", str(cache)]
+    )
 
     assert result.exit_code == 1
     assert result.output == (

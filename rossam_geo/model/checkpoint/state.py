@@ -45,7 +45,7 @@ def read_state_dict(path: str | Path) -> StateDict:
         return state
     try:
         with warnings.catch_warnings():
-            # torch warns about the pickle protocol of a file it is about to refuse; the error below says it all
+            # torch warns about the pickle protocol of a file it then refuses; the error below says it all
             warnings.simplefilter("ignore", UserWarning)
             loaded = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:
@@ -72,7 +72,7 @@ def check_finite(state: Mapping[str, torch.Tensor], source: str) -> None:
     """Refuse weights holding NaN or infinite values (a diverged training run, a damaged file).
 
     Raises:
-        CheckpointError: one line naming ``source``, the first such tensor (in file order) and how many there are.
+        CheckpointError: one line naming ``source``, the first such tensor (file order) and how many.
     """
     bad = [
         key
@@ -84,7 +84,8 @@ def check_finite(state: Mapping[str, torch.Tensor], source: str) -> None:
         count = int((~torch.isfinite(first)).sum())
         others = f" (and {len(bad) - 1} more tensors)" if len(bad) > 1 else ""
         raise CheckpointError(
-            f"{source} holds NaN or infinite weights: tensor {bad[0]!r} has {count} of {first.numel()} values "
+            f"{source} holds NaN or infinite weights: tensor {bad[0]!r} has {count} of {first.numel()} "
+            "values "
             f"non-finite{others}; the file is damaged or comes from a diverged training run, use another one"
         )
 
@@ -190,7 +191,9 @@ def check_shapes(model: nn.Module, state: Mapping[str, torch.Tensor], source: st
         return
     config = getattr(model, "config", None)
     name = f" ({config.name})" if config is not None and hasattr(config, "name") else ""
-    listed = "; ".join(f"{key} {found} where the model has {expected}" for key, found, expected in wrong[:shown])
+    listed = "; ".join(
+        f"{key} {found} where the model has {expected}" for key, found, expected in wrong[:shown]
+    )
     more = f"; +{len(wrong) - shown} more" if len(wrong) > shown else ""
     raise CheckpointError(
         f"{source} has {len(wrong)} tensor(s) of the wrong shape for the model{name}: {listed}{more}; it was "
