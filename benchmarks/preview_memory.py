@@ -8,8 +8,8 @@ render, so imports do not count twice:
 
 * current: ``rossam_geo.preview.render_preview`` over the file (GDAL decimates with ``out_shape``, block
   cache held to 64 MB during the read);
-* baseline: the approach this replaced, full-resolution strips of 128 output rows read with
-  ``RasterReader.read_window_rgb`` and shrunk with OpenCV ``INTER_AREA``, on a smaller raster
+* baseline: the approach this replaced, ``rossam_geo.preview.read_decimated_strips`` over the file:
+  full-resolution strips of 128 output rows shrunk with OpenCV ``INTER_AREA``, on a smaller raster
   (``--baseline-size``, default 12000 px: the baseline's memory grows with the raster's width, and at
   50000 px it needs several GB), next to the current approach on that same raster.
 
@@ -36,7 +36,6 @@ CRS = "EPSG:32633"
 TRANSFORM = (0.5, 0.0, 400_000.0, 0.0, -0.5, 5_100_000.0)
 LIMIT_BYTES = 1024**3
 MAX_SIDE_PX = 1024
-STRIP_OUTPUT_ROWS = 128
 
 
 def write_corner_scene(path: Path, size_px: int, overviews: bool) -> np.ndarray:
@@ -82,29 +81,13 @@ def peak_rss_bytes() -> int:
     return int(peak if sys.platform == "darwin" else peak * 1024)
 
 
-def _baseline_read(source, window: tuple[int, int, int, int], factor: int) -> np.ndarray:
-    """The replaced approach: full-resolution strips through read_window, shrunk with INTER_AREA."""
-    import cv2
-
-    col_off, row_off, width, height = window
-    out_w, out_h = math.ceil(width / factor), math.ceil(height / factor)
-    image = np.zeros((out_h, out_w, 3), np.uint8)
-    for out_row in range(0, out_h, STRIP_OUTPUT_ROWS):
-        rows = min(STRIP_OUTPUT_ROWS, out_h - out_row)
-        strip, _valid = source.read_window(col_off, row_off + out_row * factor, out_w * factor, rows * factor)
-        if factor > 1:
-            strip = cv2.resize(strip, (out_w, rows), interpolation=cv2.INTER_AREA)
-        image[out_row : out_row + rows] = strip
-    return image
-
-
 def _measure(path: str, boxes_px: np.ndarray, approach: str, queue: multiprocessing.Queue) -> None:
     """Child process: render one preview; put (rss before, peak after, seconds, image shape) on ``queue``."""
     import shapely
 
     from rossam_geo import io
     from rossam_geo.pipeline.run import ReaderSource
-    from rossam_geo.preview import preview_window, render_preview
+    from rossam_geo.preview import preview_window, read_decimated_strips, render_preview
 
     with io.open_raster(path) as reader:
         source = ReaderSource(reader)
@@ -123,7 +106,7 @@ def _measure(path: str, boxes_px: np.ndarray, approach: str, queue: multiprocess
             if window is None:
                 raise SystemExit("the boxes lie outside the raster")
             factor = max(1, math.ceil(max(window[2], window[3]) / MAX_SIDE_PX))
-            image = _baseline_read(source, window, factor)
+            image = read_decimated_strips(source, window, factor)
         seconds = time.perf_counter() - started
     queue.put((before, peak_rss_bytes(), seconds, image.shape))
 

@@ -57,13 +57,24 @@ def read_decimated(source: WindowSource, window: tuple[int, int, int, int], fact
     Returns:
         (ceil(height / factor), ceil(width / factor), 3) uint8 RGB.
     """
-    col_off, row_off, width, height = window
-    out_w, out_h = math.ceil(width / factor), math.ceil(height / factor)
     if isinstance(source, ReaderSource):
+        out_w, out_h = math.ceil(window[2] / factor), math.ceil(window[3] / factor)
         rgb, _valid = source.reader.read_decimated_rgb(
             window, out_w, out_h, bands=source.bands, stretch=source.stretch
         )
         return rgb
+    return read_decimated_strips(source, window, factor)
+
+
+def read_decimated_strips(source: WindowSource, window: tuple[int, int, int, int], factor: int) -> np.ndarray:
+    """Read a window at full resolution, :data:`STRIP_OUTPUT_ROWS` output rows at a time, and average it over
+    ``factor`` x ``factor`` blocks (OpenCV ``INTER_AREA``): for in-memory sources, where no read is saved.
+
+    Returns:
+        (ceil(height / factor), ceil(width / factor), 3) uint8 RGB.
+    """
+    col_off, row_off, width, height = window
+    out_w, out_h = math.ceil(width / factor), math.ceil(height / factor)
     image = np.zeros((out_h, out_w, 3), np.uint8)
     for out_row in range(0, out_h, STRIP_OUTPUT_ROWS):
         rows = min(STRIP_OUTPUT_ROWS, out_h - out_row)

@@ -54,8 +54,8 @@ def missing_ids_error(path: Path, id_field: str) -> InputError:
 
 def ids_by_position(n_predictions: int, gt: GroundTruth) -> list[str | None]:
     """Ground-truth id for each of ``n_predictions`` in order; None past the last object."""
-    ids: list[str | None] = [oid for oid in list(gt.objects)[:n_predictions]]
-    return ids + [None] * (n_predictions - len(ids))
+    object_ids = list(gt.objects)
+    return [object_ids[k] if k < len(object_ids) else None for k in range(n_predictions)]
 
 
 def overlap_iou(a: CroppedMask, b: CroppedMask) -> float:
