@@ -13,7 +13,7 @@ from shapely import affinity
 from shapely.geometry.base import BaseGeometry
 
 from rossam_geo.atomic import write_bytes_atomic
-from rossam_geo.pipeline.run import WindowSource
+from rossam_geo.pipeline.run import ReaderSource, WindowSource
 
 #: RGB colours.
 POLYGON_RGB = (255, 230, 0)
@@ -45,7 +45,30 @@ def preview_window(
 
 
 def read_decimated(source: WindowSource, window: tuple[int, int, int, int], factor: int) -> np.ndarray:
-    """Read a window averaged over ``factor`` x ``factor`` pixel blocks, strip by strip.
+    """Read a window shrunk by ``factor``.
+
+    A raster file (:class:`~rossam_geo.pipeline.run.ReaderSource`) is decimated by GDAL from overviews or
+    block by block (:meth:`rossam_geo.io.RasterReader.read_decimated_rgb`), so memory does not grow with the
+    window; an in-memory image is averaged over ``factor`` x ``factor`` blocks, strip by strip.
+
+    Args:
+        window: (col_off, row_off, width, height) in raster pixels; for a file, inside the raster.
+
+    Returns:
+        (ceil(height / factor), ceil(width / factor), 3) uint8 RGB.
+    """
+    if isinstance(source, ReaderSource):
+        out_w, out_h = math.ceil(window[2] / factor), math.ceil(window[3] / factor)
+        rgb, _valid = source.reader.read_decimated_rgb(
+            window, out_w, out_h, bands=source.bands, stretch=source.stretch
+        )
+        return rgb
+    return read_decimated_strips(source, window, factor)
+
+
+def read_decimated_strips(source: WindowSource, window: tuple[int, int, int, int], factor: int) -> np.ndarray:
+    """Read a window at full resolution, :data:`STRIP_OUTPUT_ROWS` output rows at a time, and average it over
+    ``factor`` x ``factor`` blocks (OpenCV ``INTER_AREA``): for in-memory sources, where no read is saved.
 
     Returns:
         (ceil(height / factor), ceil(width / factor), 3) uint8 RGB.

@@ -91,6 +91,14 @@ def _echo_progress(engine: str, image: str, done: int, total: int) -> None:
 @click.option("--pred-layer", help="Layer of a multi-layer prediction file.")
 @click.option("--gt-id-field", help="Ground-truth id field matched to prompt_id (default: feature id).")
 @click.option("--gt-class-field", help="Ground-truth class field (default: 'class' when present).")
+@click.option(
+    "--match",
+    type=click.Choice(["id", "position", "overlap"]),
+    default="id",
+    show_default=True,
+    help="How predictions find their ground-truth object: by id (prompt_id, COCO id, mask file name); for "
+    "predictions without ids, by position (k-th to k-th) or by overlap (largest IoU, one to one).",
+)
 @click.option("--overwrite", is_flag=True, help="Replace existing outputs in --out-dir.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress messages.")
 def evaluate(
@@ -108,29 +116,36 @@ def evaluate(
     pred_layer: str | None,
     gt_id_field: str | None,
     gt_class_field: str | None,
+    match: str,
     overwrite: bool,
     quiet: bool,
 ) -> None:
     """Score PRED against GT (IoU, Boundary IoU; per object, image, class and size).
 
     PRED: a GeoPackage from `rossam-geo segment`, a COCO results JSON, or a folder of <prompt_id>.png/.tif
-    masks. GT: a COCO JSON with masks, or polygons over --raster. Objects are matched by prompt id.
+    masks. GT: a COCO JSON with masks, or polygons over --raster. Objects are matched by prompt id;
+    predictions without ids need --match position or --match overlap.
 
     With --dataset DIR instead, each of --engines segments the dataset's ground-truth boxes and one
     comparison table is printed.
     """
+    from rossam_geo.atomic import check_writable_folder
     from rossam_geo.errors import RossamError
 
     try:
         if dataset is not None:
             if pred is not None or gt is not None:
                 raise click.UsageError("give either PRED GT or --dataset DIR, not both")
+            if match != "id":
+                raise click.UsageError("--match applies to PRED GT, not to --dataset")
+            check_writable_folder(out_dir, option="--out-dir")
             _run_dataset(
                 dataset, engines, weights, device, max_objects, out_dir, dilation_ratio, overwrite, quiet
             )
         else:
             if pred is None or gt is None:
                 raise click.UsageError("give PRED and GT, or --dataset DIR")
+            check_writable_folder(out_dir, option="--out-dir")
             _run_files(
                 pred,
                 gt,
@@ -141,6 +156,7 @@ def evaluate(
                 pred_layer,
                 gt_id_field,
                 gt_class_field,
+                match,
                 overwrite,
             )
     except RossamError as exc:
@@ -157,10 +173,12 @@ def _run_files(
     pred_layer: str | None,
     gt_id_field: str | None,
     gt_class_field: str | None,
+    match: str,
     overwrite: bool,
 ) -> None:
     from rossam_geo.evaluate.evaluation import evaluate_files
     from rossam_geo.evaluate.report import check_outputs_free, markdown_report, write_outputs
+    from rossam_geo.evaluate.rules import check_rule
 
     check_outputs_free([out_dir / "evaluation.json"], overwrite)
     result = evaluate_files(
@@ -172,6 +190,7 @@ def _run_files(
         gt_id_field=gt_id_field,
         gt_class_field=gt_class_field,
         dilation_ratio=dilation_ratio,
+        match=check_rule(match),
     )
     table = markdown_report(result.report)
     paths = write_outputs(
@@ -234,11 +253,20 @@ def _status_line(report: dict[str, Any]) -> str:
 
 
 def _echo_footer(report: dict[str, Any], paths: dict[str, Path]) -> None:
+    from collections import Counter
+
     click.echo(f"objects by status: {_status_line(report)}")
     unmatched = report["unmatched_predictions"]
     if unmatched:
         shown = ", ".join(unmatched[:10]) + (" ..." if len(unmatched) > 10 else "")
         click.echo(f"{len(unmatched)} prediction(s) without ground truth, ignored: {shown}")
-    if report["skipped_ground_truth"]:
-        click.echo(f"{len(report['skipped_ground_truth'])} ground-truth annotation(s) left out (see JSON)")
+    skipped = report["skipped_ground_truth"]
+    if skipped:
+        reasons = Counter(item["reason"] for item in skipped).most_common(3)
+        why = "; ".join(f"{n} x {reason}" for reason, n in reasons)
+        click.echo(f"{len(skipped)} ground-truth annotation(s) left out: {why} (ids in the JSON)")
+    repaired = report.get("repaired_ground_truth", [])
+    if repaired:
+        shown = ", ".join(repaired[:10]) + (" ..." if len(repaired) > 10 else "")
+        click.echo(f"{len(repaired)} invalid ground-truth polygon(s) repaired with make_valid: {shown}")
     click.echo("outputs: " + ", ".join(str(p) for p in paths.values()))

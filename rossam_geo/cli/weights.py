@@ -99,10 +99,13 @@ def fetch_command(
 ) -> None:
     """Download checkpoint NAME into the cache, verify it, and print its path."""
     from rossam_geo.errors import RossamError
+    from rossam_geo.validate import check_download_url
     from rossam_geo.weights import cache_dir as resolve_cache_dir
     from rossam_geo.weights import expected_hash, fetch, get_entry
 
     try:
+        if url is not None:
+            check_download_url(url, option="--url")
         entry = get_entry(name)
         folder = resolve_cache_dir(cache_dir)
         before = expected_hash(entry, folder)

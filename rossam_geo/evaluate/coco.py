@@ -21,6 +21,14 @@ from rossam_geo.evaluate.objects import (
     optional_float,
     optional_str,
 )
+from rossam_geo.evaluate.rules import (
+    MatchRule,
+    check_rule,
+    ids_by_overlap,
+    ids_by_position,
+    missing_ids_error,
+    unmatched_label,
+)
 from rossam_geo.io import read_json
 
 
@@ -110,12 +118,18 @@ def read_coco_ground_truth(path: str | Path) -> GroundTruth:
             skipped.append((oid, "duplicate annotation id"))
             continue
         grid = images[image_key]
+        if ann.get("segmentation") is None:
+            skipped.append((oid, "null segmentation"))
+            continue
         try:
-            full = decode_coco_segmentation(ann.get("segmentation"), grid.height, grid.width)
+            full = decode_coco_segmentation(ann["segmentation"], grid.height, grid.width)
         except InputError as exc:
             skipped.append((oid, str(exc)))
             continue
         mask = CroppedMask.from_full(full)
+        if mask.is_empty:
+            skipped.append((oid, f"empty mask (no pixel inside image {grid.name})"))
+            continue
         box = _xywh_to_xyxy(ann["bbox"]) if "bbox" in ann else None
         objects[oid] = GTObject(
             object_id=oid,
@@ -129,23 +143,61 @@ def read_coco_ground_truth(path: str | Path) -> GroundTruth:
     return GroundTruth(images=images, objects=objects, skipped=skipped, source=str(path))
 
 
-def read_coco_results(path: str | Path, gt: GroundTruth) -> Predictions:
-    """Read a COCO results JSON (a list of RLE detections) matched to ``gt`` by annotation id.
+def _entry_id(entry: Any) -> Any:
+    return entry.get("annotation_id", entry.get("id")) if isinstance(entry, dict) else None
 
-    Each entry's id is ``annotation_id`` when present, else ``id``.
+
+def _ids_by_overlap(entries: list[Any], gt: GroundTruth) -> list[str | None]:
+    """Match results entries to objects of their ``image_id`` by mask IoU (undecodable entries: None)."""
+    candidates: list[tuple[str, CroppedMask | None]] = []
+    for entry in entries:
+        image_key = object_key(entry.get("image_id")) if isinstance(entry, dict) else ""
+        grid = gt.images.get(image_key)
+        mask = None
+        if grid is not None:
+            try:
+                mask = CroppedMask.from_full(
+                    decode_coco_segmentation(entry.get("segmentation"), grid.height, grid.width)
+                )
+            except InputError:
+                mask = None
+        candidates.append((image_key, mask))
+    return ids_by_overlap(candidates, gt)
+
+
+def read_coco_results(path: str | Path, gt: GroundTruth, *, match: MatchRule = "id") -> Predictions:
+    """Read a COCO results JSON (a list of RLE detections) matched to ``gt``.
+
+    Under ``match="id"`` each entry's id is ``annotation_id`` when present, else ``id``; a file in which no
+    entry has one is refused. ``"position"`` and ``"overlap"`` (by ``image_id`` and mask IoU) match entries
+    without ids (see :mod:`rossam_geo.evaluate.rules`).
+
+    Raises:
+        InputError: not a results list, or no ids under ``match="id"``.
     """
     path = Path(path)
+    match = check_rule(match)
     data = read_json(path, "a COCO JSON file")
     if isinstance(data, dict) and "annotations" in data:
         data = data["annotations"]
     if not isinstance(data, list):
         raise InputError(f"{path} is not a COCO results list; expected a JSON list of detections")
+    if match == "id" and data and all(_entry_id(entry) is None for entry in data):
+        raise missing_ids_error(path, "annotation_id or id in any entry")
+    rule_ids: list[str | None] = []
+    if match == "position":
+        rule_ids = ids_by_position(len(data), gt)
+    elif match == "overlap":
+        rule_ids = _ids_by_overlap(data, gt)
     matched: dict[str, Prediction] = {}
     unmatched: list[str] = []
-    for entry in data:
-        raw_id = entry.get("annotation_id", entry.get("id")) if isinstance(entry, dict) else None
+    for index, entry in enumerate(data):
+        if not isinstance(entry, dict):
+            unmatched.append(f"<entry {index}: not a JSON object>")
+            continue
+        raw_id = _entry_id(entry) if match == "id" else rule_ids[index]
         if raw_id is None:
-            unmatched.append(f"<no id: entry {len(matched) + len(unmatched)}>")
+            unmatched.append(f"<no id: entry {index}>" if match == "id" else unmatched_label(index, match))
             continue
         oid = object_key(raw_id)
         obj = gt.objects.get(oid)

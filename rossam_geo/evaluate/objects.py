@@ -66,21 +66,30 @@ class GroundTruth:
     Attributes:
         images: image key -> grid, in source order.
         objects: object id -> object, in source order.
-        skipped: (id, reason) of annotations left out (crowd regions, unreadable geometry).
+        skipped: (id, reason) of annotations left out (crowd regions, null or empty geometry, outside the
+            image, unreadable mask).
         source: where it was read from.
+        repaired: ids of objects whose polygon was invalid and was repaired with ``shapely.make_valid``.
     """
 
     images: dict[str, ImageGrid]
     objects: dict[str, GTObject]
     skipped: list[tuple[str, str]] = field(default_factory=list)
     source: str = ""
+    repaired: list[str] = field(default_factory=list)
 
     def subset(self, object_ids: list[str]) -> GroundTruth:
         """The ground truth restricted to ``object_ids`` (and the images holding them)."""
         objects = {i: self.objects[i] for i in object_ids}
         used = {o.image_id for o in objects.values()}
         images = {k: v for k, v in self.images.items() if k in used}
-        return GroundTruth(images=images, objects=objects, skipped=list(self.skipped), source=self.source)
+        return GroundTruth(
+            images=images,
+            objects=objects,
+            skipped=list(self.skipped),
+            source=self.source,
+            repaired=[i for i in self.repaired if i in objects],
+        )
 
 
 @dataclass(frozen=True)

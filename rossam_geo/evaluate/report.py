@@ -62,6 +62,7 @@ def build_report(
     settings: Mapping[str, Any] | None = None,
     unmatched_predictions: Iterable[str] = (),
     skipped_ground_truth: Iterable[tuple[str, str]] = (),
+    repaired_ground_truth: Iterable[str] = (),
 ) -> dict[str, Any]:
     """Assemble all numbers of one evaluation into a JSON-ready dict.
 
@@ -71,10 +72,12 @@ def build_report(
         settings: what produced the numbers (paths, dilation ratio, engine...), stored as given.
         unmatched_predictions: ids of predictions without ground truth.
         skipped_ground_truth: (id, reason) of ground-truth annotations left out.
+        repaired_ground_truth: ids of ground-truth objects whose invalid polygon was repaired (make_valid).
 
     Returns:
         A dict with keys ``settings``, ``overall``, ``per_image``, ``per_class``, ``per_size``,
-        ``status_counts``, ``unmatched_predictions``, ``skipped_ground_truth`` and ``objects``.
+        ``status_counts``, ``unmatched_predictions``, ``skipped_ground_truth``, ``repaired_ground_truth``
+        and ``objects``.
     """
     per_class: dict[str, list[ObjectRow]] = {}
     for row in object_rows:
@@ -90,6 +93,7 @@ def build_report(
         "status_counts": dict(sorted(Counter(r.status for r in object_rows).items())),
         "unmatched_predictions": [str(i) for i in unmatched_predictions],
         "skipped_ground_truth": [{"id": i, "reason": why} for i, why in skipped_ground_truth],
+        "repaired_ground_truth": [str(i) for i in repaired_ground_truth],
         "objects": [r.to_dict() for r in object_rows],
     }
 

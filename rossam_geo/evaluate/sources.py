@@ -6,7 +6,8 @@ Ground truth:
     * polygons in a vector file over a raster: rasterized in the raster's pixel grid (pixel centres inside
       the polygon, ``rasterio.features.rasterize``); object id = ``id_field`` or the feature id (fid).
 
-Predictions (matched to the ground truth by id; a prediction is rasterized on its ground-truth object's grid):
+Predictions (matched to the ground truth by id, or by a rule of :mod:`rossam_geo.evaluate.rules` when they
+carry none; a prediction is rasterized on its ground-truth object's grid):
     * a vector file written by ``rossam-geo segment`` (fields ``prompt_id``, ``class``, ``score``,
       ``status``, ``reason``), in the raster's CRS or, for COCO ground truth, in pixel coordinates (no CRS);
       a georeferenced prediction over COCO ground truth needs the image as ``raster`` to give the grid;
@@ -34,6 +35,7 @@ from rossam_geo.evaluate.objects import (
     Predictions,
     object_key,
 )
+from rossam_geo.evaluate.rules import MatchRule, check_rule
 from rossam_geo.evaluate.vector import (
     rasterize_geometry,
     read_raster_grid,
@@ -113,15 +115,32 @@ def read_mask_folder(path: str | Path, gt: GroundTruth) -> Predictions:
 
 
 def read_predictions(
-    path: str | Path, gt: GroundTruth, *, raster: str | Path | None = None, layer: str | None = None
+    path: str | Path,
+    gt: GroundTruth,
+    *,
+    raster: str | Path | None = None,
+    layer: str | None = None,
+    match: MatchRule = "id",
 ) -> Predictions:
-    """Read predictions of any supported kind, matched to ``gt`` by object id.
+    """Read predictions of any supported kind, matched to ``gt`` by object id or by ``match``.
 
     A folder is read as mask rasters, a ``.json`` holding a JSON list as COCO results, anything else as a
     vector file.
+
+    Args:
+        match: ``"id"`` (default), or for predictions without ids ``"position"`` or ``"overlap"`` (see
+            :mod:`rossam_geo.evaluate.rules`); mask folders are always matched by file name.
+
+    Raises:
+        InputError: missing file, predictions without ids under ``match="id"``, or a rule for a mask folder.
     """
     path = Path(path)
+    match = check_rule(match)
     if path.is_dir():
+        if match != "id":
+            raise InputError(
+                f"mask folder {path} is matched by file name (<prompt_id>.png); drop --match {match}"
+            )
         return read_mask_folder(path, gt)
     if not path.exists():
         raise InputError(f"predictions not found: {path}; check the path")
@@ -129,8 +148,8 @@ def read_predictions(
         with open(path, encoding="utf-8") as f:
             head = f.read(4096).lstrip()
         if head.startswith("["):
-            return read_coco_results(path, gt)
-    return read_vector_predictions(path, gt, raster=raster, layer=layer)
+            return read_coco_results(path, gt, match=match)
+    return read_vector_predictions(path, gt, raster=raster, layer=layer, match=match)
 
 
 __all__ = [

@@ -22,6 +22,14 @@ from rossam_geo.evaluate.objects import (
     optional_float,
     optional_str,
 )
+from rossam_geo.evaluate.rules import (
+    MatchRule,
+    check_rule,
+    ids_by_overlap,
+    ids_by_position,
+    missing_ids_error,
+    unmatched_label,
+)
 from rossam_geo.io import read_pixel_grid, read_vector_layer
 
 
@@ -98,12 +106,26 @@ def read_vector_ground_truth(
     classes = frame[class_field] if class_field else frame["class"] if "class" in frame.columns else None
     objects: dict[str, GTObject] = {}
     skipped: list[tuple[str, str]] = []
+    repaired: list[str] = []
+    footprint = grid_footprint(grid)
     for row_number, (raw_id, geometry) in enumerate(zip(ids, frame.geometry, strict=True)):
         oid = object_key(raw_id)
         if oid in objects:
             skipped.append((oid, "duplicate object id"))
             continue
-        mask = rasterize_geometry(geometry, grid)
+        usable, why, was_repaired = usable_polygon(geometry)
+        if usable is None:
+            skipped.append((oid, why))
+            continue
+        if not usable.intersects(footprint):
+            skipped.append((oid, f"outside the raster {grid.name}"))
+            continue
+        mask = rasterize_geometry(usable, grid)
+        if mask.is_empty:
+            skipped.append((oid, "covers no pixel centre of the raster (smaller than a pixel)"))
+            continue
+        if was_repaired:
+            repaired.append(oid)
         objects[oid] = GTObject(
             object_id=oid,
             image_id=grid.image_id,
@@ -111,7 +133,46 @@ def read_vector_ground_truth(
             mask=mask,
             box_px_xyxy=mask_box(mask),
         )
-    return GroundTruth(images={grid.image_id: grid}, objects=objects, skipped=skipped, source=str(path))
+    return GroundTruth(
+        images={grid.image_id: grid}, objects=objects, skipped=skipped, source=str(path), repaired=repaired
+    )
+
+
+def grid_footprint(grid: ImageGrid) -> Any:
+    """The raster's outline in its CRS (pixels for a pixel frame) as a shapely polygon."""
+    import shapely
+
+    corners = [(0, 0), (grid.width, 0), (grid.width, grid.height), (0, grid.height)]
+    return shapely.Polygon([grid.transform @ corner for corner in corners])
+
+
+def usable_polygon(geometry: Any) -> tuple[Any, str, bool]:
+    """A ground-truth geometry as a valid (multi)polygon, or why it cannot be one.
+
+    Invalid polygons (self-intersections, bad rings) are repaired with ``shapely.make_valid`` and only their
+    polygonal parts are kept.
+
+    Returns:
+        (polygon or None, reason when None, True when it was repaired).
+    """
+    import shapely
+    from shapely.geometry import GeometryCollection, MultiPolygon, Polygon
+
+    if geometry is None:
+        return None, "null geometry", False
+    if geometry.is_empty:
+        return None, "empty geometry", False
+    if not isinstance(geometry, (Polygon, MultiPolygon)):
+        return None, f"a {geometry.geom_type}, not a polygon", False
+    if geometry.is_valid:
+        return geometry, "", False
+    valid = shapely.make_valid(geometry)
+    if isinstance(valid, GeometryCollection):
+        parts = [g for g in valid.geoms if isinstance(g, (Polygon, MultiPolygon))]
+        valid = shapely.union_all(parts) if parts else Polygon()
+    if not isinstance(valid, (Polygon, MultiPolygon)) or valid.is_empty or valid.area <= 0:
+        return None, "invalid polygon that make_valid cannot repair into an area", False
+    return valid, "", True
 
 
 def _require_fields(frame: Any, path: Path, names: list[str | None]) -> None:
@@ -138,23 +199,35 @@ def _to_grid_crs(frame: Any, grid: ImageGrid, path: Path) -> Any:
 
 
 def read_vector_predictions(
-    path: str | Path, gt: GroundTruth, *, raster: str | Path | None = None, layer: str | None = None
+    path: str | Path,
+    gt: GroundTruth,
+    *,
+    raster: str | Path | None = None,
+    layer: str | None = None,
+    match: MatchRule = "id",
 ) -> Predictions:
-    """Read a segment output (GeoPackage or other vector file) matched to ``gt`` by ``prompt_id``.
+    """Read a segment output (GeoPackage or other vector file) matched to ``gt``.
 
     Args:
-        path: the vector file; needs a ``prompt_id`` field (else the feature id is the prompt id).
+        path: the vector file; with ``match="id"`` it needs a ``prompt_id`` field.
         gt: ground truth giving each object's grid.
         raster: for COCO ground truth with georeferenced predictions, the image giving the pixel grid (its
             size must equal the ground-truth image's).
         layer: layer name for multi-layer files.
+        match: ``"id"``, ``"position"`` or ``"overlap"`` (see :mod:`rossam_geo.evaluate.rules`); overlap
+            needs ground truth of one image.
+
+    Raises:
+        InputError: no ``prompt_id`` field under ``match="id"``; overlap with ground truth of several images.
     """
     path = Path(path)
+    match = check_rule(match)
     frame = read_vector_layer(path, layer=layer)
     frame_crs = _crs_of(frame)
     georef_grid = read_raster_grid(raster) if raster is not None else None
-    ids = frame["prompt_id"] if "prompt_id" in frame.columns else frame.index
     columns = set(frame.columns)
+    if match == "id" and "prompt_id" not in columns:
+        raise missing_ids_error(path, "'prompt_id' field")
     frames_by_crs: dict[str, Any] = {}
 
     def in_crs(crs: CRS) -> Any:
@@ -163,10 +236,38 @@ def read_vector_predictions(
             frames_by_crs[key] = frame if frame_crs == crs else frame.to_crs(crs)
         return frames_by_crs[key]
 
+    def row_mask(row_number: int, grid: ImageGrid) -> CroppedMask:
+        target = _prediction_grid(grid, frame_crs, georef_grid, path)
+        geometry = (
+            in_crs(target.crs).geometry.iloc[row_number]
+            if target.crs is not None
+            else frame.geometry.iloc[row_number]
+        )
+        return rasterize_geometry(geometry, target)
+
+    cached: dict[int, CroppedMask] = {}
+    ids: list[str | None]
+    if match == "id":
+        ids = [object_key(v) for v in frame["prompt_id"]]
+    elif match == "position":
+        ids = ids_by_position(len(frame), gt)
+    else:
+        if len(gt.images) != 1:
+            raise InputError(
+                f"--match overlap needs ground truth of one image for {path.name}, but it has "
+                f"{len(gt.images)}; "
+                "add a prompt_id field to the predictions, or use --match position"
+            )
+        ((image_id, grid),) = gt.images.items()
+        cached = {i: row_mask(i, grid) for i in range(len(frame))}
+        ids = ids_by_overlap([(image_id, cached[i]) for i in range(len(frame))], gt)
     matched: dict[str, Prediction] = {}
     unmatched: list[str] = []
-    for row_number, raw_id in enumerate(ids):
-        oid = object_key(raw_id)
+    for row_number, maybe_id in enumerate(ids):
+        if maybe_id is None:
+            unmatched.append(unmatched_label(row_number, match))
+            continue
+        oid = maybe_id
         obj = gt.objects.get(oid)
         if obj is None:
             unmatched.append(oid)
@@ -178,14 +279,13 @@ def read_vector_predictions(
         score = optional_float(row["score"]) if "score" in columns else None
         status = optional_str(row["status"]) if "status" in columns else None
         reason = optional_str(row["reason"]) if "reason" in columns else None
-        grid = gt.images[obj.image_id]
         try:
-            target = _prediction_grid(grid, frame_crs, georef_grid, path)
+            mask = (
+                cached[row_number] if row_number in cached else row_mask(row_number, gt.images[obj.image_id])
+            )
         except InputError as exc:
             matched[oid] = Prediction(oid, None, score, "error", str(exc))
             continue
-        geometry = in_crs(target.crs).geometry.iloc[row_number] if target.crs is not None else row.geometry
-        mask = rasterize_geometry(geometry, target)
         matched[oid] = Prediction(oid, mask, score, status or "ok", reason or "")
     return Predictions(matched=matched, unmatched_ids=unmatched, source=str(path))
 

@@ -1,7 +1,8 @@
 """Scenes: open a raster once, then read pixel windows from it as model-ready uint8 RGB.
 
 Rasters are read through rasterio, window by window, plus one decimated read per raster for the contrast
-stretch (:mod:`rossam_geo.io.stretch`).
+stretch (:mod:`rossam_geo.io.stretch`); quick-looks of large windows are read decimated by GDAL
+(:meth:`RasterReader.read_decimated_rgb`).
 
 Pixel convention (rasterio's): x right (columns), y down (rows); pixel (col, row) covers
 [col, col + 1) x [row, row + 1).
@@ -25,7 +26,13 @@ from rossam_geo.io.stretch import Stretch
 if TYPE_CHECKING:
     import rasterio.io
 
-__all__ = ["RasterReader", "SceneInfo", "open_raster"]
+__all__ = ["AVERAGE_MAX_FACTOR", "DECIMATED_READ_CACHE_MB", "RasterReader", "SceneInfo", "open_raster"]
+
+#: GDAL block cache (MB) during a decimated read: each block is read once, so more cache only costs memory.
+DECIMATED_READ_CACHE_MB = 64
+#: largest decimation factor at which output pixels average their source block; beyond it they sample it
+#: (nearest), because GDAL's averaging then costs about 6x the time (10.4 s vs 1.7 s on 50000 x 50000 px).
+AVERAGE_MAX_FACTOR = 8
 
 
 @dataclass(frozen=True)
@@ -173,18 +180,73 @@ class RasterReader:
 
         unique = sorted(set(indexes))
         data = self._dataset.read(unique, window=Window(c0, r0, c1 - c0, r1 - r0), masked=True)
-        data = data[[unique.index(b) for b in indexes]]
-        values = np.ma.getdata(data)
-        missing = np.ma.getmaskarray(data)
-        if np.issubdtype(values.dtype, np.floating):
-            missing = missing | ~np.isfinite(values)
-        # as GDAL's dataset mask: a pixel holds data unless every band is nodata
-        invalid = missing.all(axis=0)
-        inside_u8 = (stretch or Stretch.identity()).apply(values)
-        inside_u8[:, invalid] = 0
+        inside_u8, inside_valid = _to_u8(data[[unique.index(b) for b in indexes]], stretch)
         rs, cs = slice(r0 - row_off, r1 - row_off), slice(c0 - col_off, c1 - col_off)
         rgb[:, rs, cs] = inside_u8
-        valid[rs, cs] = ~invalid
+        valid[rs, cs] = inside_valid
+        return np.ascontiguousarray(rgb.transpose(1, 2, 0)), valid
+
+    def read_decimated_rgb(
+        self,
+        window: tuple[int, int, int, int],
+        out_width: int,
+        out_height: int,
+        bands: Sequence[int] | None = None,
+        stretch: Stretch | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Read a window shrunk to ``out_width`` x ``out_height`` pixels by GDAL, in memory flat in its size.
+
+        GDAL reads from the file's overviews when it has them, else from the full-resolution blocks, one at
+        a time; the block cache is held to :data:`DECIMATED_READ_CACHE_MB` meanwhile, since every block is
+        visited once. Output pixels average their source block up to :data:`AVERAGE_MAX_FACTOR`, and are
+        the nearest source pixel beyond it (averaging reads cost about 6 times more there).
+
+        Args:
+            window: (col_off, row_off, width, height) in raster pixels, inside the raster.
+            out_width, out_height: output size in pixels (>= 1).
+            bands, stretch: as for :meth:`read_window_rgb`.
+
+        Returns:
+            (rgb_u8, valid): (out_height, out_width, 3) uint8 and (out_height, out_width) bool.
+
+        Raises:
+            InputError: the window leaves the raster, or a size is below 1.
+        """
+        import rasterio
+        from rasterio.enums import Resampling
+        from rasterio.windows import Window
+
+        col_off, row_off, width, height = (int(v) for v in window)
+        if min(width, height, out_width, out_height) < 1:
+            raise InputError(
+                f"window and output sizes must be at least 1x1 pixels, got {width}x{height} -> "
+                f"{out_width}x{out_height}"
+            )
+        if (
+            col_off < 0
+            or row_off < 0
+            or col_off + width > self.info.width
+            or row_off + height > self.info.height
+        ):
+            raise InputError(
+                f"decimated window {window} leaves the {self.info.width}x{self.info.height} raster; "
+                "clip it first"
+            )
+        indexes = self.resolve_bands(bands)
+        if stretch is None and self.info.dtype != "uint8":
+            stretch = self.compute_stretch(indexes)
+        factor = max(width / out_width, height / out_height)
+        resampling = Resampling.average if factor <= AVERAGE_MAX_FACTOR else Resampling.nearest
+        unique = sorted(set(indexes))
+        with rasterio.Env(GDAL_CACHEMAX=DECIMATED_READ_CACHE_MB):
+            data = self._dataset.read(
+                unique,
+                window=Window(col_off, row_off, width, height),
+                out_shape=(len(unique), int(out_height), int(out_width)),
+                resampling=resampling,
+                masked=True,
+            )
+        rgb, valid = _to_u8(data[[unique.index(b) for b in indexes]], stretch)
         return np.ascontiguousarray(rgb.transpose(1, 2, 0)), valid
 
     def compute_stretch(
@@ -238,6 +300,19 @@ class RasterReader:
         stretch = Stretch(low=tuple(low), high=tuple(high))
         self._stretch_cache[key] = stretch
         return stretch
+
+
+def _to_u8(data: np.ma.MaskedArray, stretch: Stretch | None) -> tuple[np.ndarray, np.ndarray]:
+    """(bands, h, w) masked values -> (uint8 (bands, h, w) with no-data pixels 0, valid (h, w) bool)."""
+    values = np.ma.getdata(data)
+    missing = np.ma.getmaskarray(data)
+    if np.issubdtype(values.dtype, np.floating):
+        missing = missing | ~np.isfinite(values)
+    # as GDAL's dataset mask: a pixel holds data unless every band is nodata
+    invalid = missing.all(axis=0)
+    u8 = (stretch or Stretch.identity()).apply(values)
+    u8[:, invalid] = 0
+    return u8, np.logical_not(invalid)
 
 
 def _labelled_rgb_bands(dataset: rasterio.io.DatasetReader) -> tuple[int, int, int]:

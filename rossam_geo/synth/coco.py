@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
 import cv2
 import numpy as np
 
+from rossam_geo.atomic import write_text_atomic
 from rossam_geo.errors import OutputExistsError
 from rossam_geo.synth.scene import CATEGORIES, generate_scene
 
@@ -93,8 +92,5 @@ def write_coco_dataset(
         "annotations": annotations,
         "categories": [{"id": i, "name": n} for n, i in cat_ids.items()],
     }
-    fd, tmp = tempfile.mkstemp(dir=out, prefix=".annotations.", suffix=".tmp")
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        json.dump(payload, f)
-    os.replace(tmp, ann_path)
+    write_text_atomic(ann_path, json.dumps(payload))
     return ann_path

@@ -14,6 +14,7 @@ identity transform (pixel coordinates, y down).
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -189,8 +190,39 @@ def _frame_info(number: int, scene: SceneInfo) -> FrameInfo:
     return FrameInfo(number, scene.name, scene.width, scene.height, scene.crs, scene.transform)
 
 
+#: bytes of a file looked at to tell text from a video container.
+_SNIFF_BYTES = 4096
+#: FFmpeg log level OpenCV passes on (AV_LOG_QUIET): unreadable files are reported by rossam-geo, in one line.
+_FFMPEG_QUIET = "-8"
+
+
+def _quiet_ffmpeg() -> None:
+    """Keep FFmpeg's own messages ("moov atom not found"...) off stderr, unless the user set a level."""
+    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", _FFMPEG_QUIET)
+
+
+def _looks_like_text(path: Path) -> bool:
+    """True when the file's first bytes are text (no video container starts so: all have binary headers)."""
+    with open(path, "rb") as f:
+        head = f.read(_SNIFF_BYTES)
+    if not head or b"\0" in head:
+        return False
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        if exc.start < len(head) - 4:  # not merely a character cut at the end of the sample
+            return False
+    return True
+
+
+_NOT_A_VIDEO = "; pass a video file (MP4, AVI, MKV...) that OpenCV decodes, or a folder of frame images"
+
+
 class VideoFileFrames(FrameSource):
-    """A video file decoded with OpenCV (``cv2.VideoCapture``); frame k = k-th decoded frame (1-based)."""
+    """A video file decoded with OpenCV (``cv2.VideoCapture``); frame k = k-th decoded frame (1-based).
+
+    The file is checked when the source is created: it must not be text and its first frame must decode.
+    """
 
     kind: Literal["images", "video"] = "video"
 
@@ -199,17 +231,20 @@ class VideoFileFrames(FrameSource):
 
         self.path = str(path)
         self.read_errors: dict[int, str] = {}
+        if _looks_like_text(Path(self.path)):
+            raise RasterError(f"{self.path!r} is a text file, not a video{_NOT_A_VIDEO}")
+        _quiet_ffmpeg()
         capture = cv2.VideoCapture(self.path)
         try:
             if not capture.isOpened():
-                raise RasterError(
-                    f"cannot open video {self.path!r} with OpenCV; check the path and that its codec is "
-                    "supported, or extract the frames to a folder of images"
-                )
+                raise RasterError(f"cannot open {self.path!r} as a video{_NOT_A_VIDEO}")
             self.width = int(capture.get(cv2.CAP_PROP_FRAME_WIDTH))
             self.height = int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT))
             self._count_hint = int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
             self.fps = float(capture.get(cv2.CAP_PROP_FPS)) or None
+            ok, _first = capture.read()
+            if not ok or self.width < 1 or self.height < 1:
+                raise RasterError(f"video {self.path!r} has no frame OpenCV can decode{_NOT_A_VIDEO}")
         finally:
             capture.release()
         self._count: int | None = None
@@ -222,6 +257,7 @@ class VideoFileFrames(FrameSource):
             # The container's frame count is a hint only; count decodable frames once.
             import cv2
 
+            _quiet_ffmpeg()
             capture = cv2.VideoCapture(self.path)
             count = 0
             while capture.grab():
@@ -241,6 +277,7 @@ class VideoFileFrames(FrameSource):
         where the last read stopped instead of decoding from the start again."""
         import cv2
 
+        _quiet_ffmpeg()
         for number in sorted({n for n in numbers if n >= 1}):
             if self._capture is None or self._decoded >= number:
                 self.close()

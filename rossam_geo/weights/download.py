@@ -14,6 +14,7 @@ from typing import IO, TYPE_CHECKING, Any
 from rossam_geo import __version__
 from rossam_geo.errors import ChecksumError, DownloadError
 from rossam_geo.hashing import sha256_file
+from rossam_geo.validate import check_download_url
 from rossam_geo.weights.cache import (
     PART_SUFFIX,
     ExpectedHash,
@@ -85,15 +86,16 @@ def fetch(
 
     Raises:
         WeightsError: ``name`` is not in the registry.
+        InputError: the URL is neither http(s):// with a host nor file:// (checked before any request).
         DownloadError: the server cannot be reached, answers with an error, or the transfer is cut short
             (the partial file is kept for resuming).
         ChecksumError: the downloaded file's SHA-256 differs from the expected one (the download is deleted).
     """
     entry = get_entry(name)
+    src = check_download_url(source_url(entry, url), option="url" if url else f"URL from ${WEIGHTS_URL_ENV}")
     folder = resolve_cache_dir(cache_dir)
     target = folder / entry.filename
     part = folder / (entry.filename + PART_SUFFIX)
-    src = source_url(entry, url)
     with cache_lock(folder, entry.filename):
         if force:
             part.unlink(missing_ok=True)

@@ -58,6 +58,17 @@ def position_array(height: int, width: int, count: int = 3, dtype: str = "uint8"
     return np.stack(bands).astype(dtype)
 
 
+def exact_mean_pixels(height: int, width: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """(3, height, width) uint8 pixels whose 2 x 2 blocks have integral means, and those means.
+
+    Each block holds ``base + (0, 2, 1, 1)``, so its mean is ``base + 1`` with no rounding to argue about.
+    """
+    base = np.random.default_rng(seed).integers(1, 250, (3, height // 2, width // 2)).astype(np.uint8)
+    offsets = np.tile(np.array([[0, 2], [1, 1]], np.uint8), (height // 2, width // 2))
+    pixels = np.repeat(np.repeat(base, 2, axis=1), 2, axis=2) + offsets
+    return pixels, base + 1
+
+
 def make_geotiff(
     path: str | Path,
     *,

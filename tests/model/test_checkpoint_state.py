@@ -6,7 +6,15 @@ from safetensors import safe_open
 
 import rossam_geo.model.checkpoint as checkpoint
 from rossam_geo.errors import CheckpointError, OutputExistsError
-from rossam_geo.model.checkpoint.state import load_checked, model_state, write_safetensors
+from rossam_geo.model.build import build_rossam
+from rossam_geo.model.checkpoint.merged import export_merged, load_merged
+from rossam_geo.model.checkpoint.state import (
+    load_checked,
+    model_state,
+    read_safetensors_header,
+    read_state_dict,
+    write_safetensors,
+)
 
 
 def test_package_names_are_defined_in_their_submodules():
@@ -74,8 +82,45 @@ def test_load_checked_lists_missing_and_unexpected_keys():
         load_checked(
             net, {**{k: v for k, v in state.items() if k != "1.bias"}, "x": torch.zeros(1)}, set(), "src"
         )
-    with pytest.raises(CheckpointError, match=r"^src has tensors of the wrong shape for the model"):
+    with pytest.raises(
+        CheckpointError,
+        match=r"^src has 1 tensor\(s\) of the wrong shape for the model: "
+        r"0\.bias \(7,\) where the model has \(3,\);",
+    ):
         load_checked(net, {**state, "0.bias": torch.zeros(7)}, set(), "src")
+
+
+def test_many_wrong_shapes_make_a_one_line_message_with_the_count_and_the_first_three():
+    model = build_rossam("tiny", lora_rank=0)
+    other = build_rossam("tiny_wide", lora_rank=0).state_dict()
+    state = {k: other.get(k, v) for k, v in model.state_dict().items()}
+    with pytest.raises(CheckpointError) as caught:
+        load_checked(model, state, set(), "wide.safetensors")
+    message = str(caught.value)
+    assert message.startswith("wide.safetensors has 61 tensor(s) of the wrong shape for the model (tiny): ")
+    assert "; +58 more; it was made for another architecture" in message
+    assert "\n" not in message and len(message) < 600
+
+
+def test_non_finite_weights_are_refused_at_read_naming_the_file_and_the_tensor(tmp_path):
+    model = build_rossam("tiny", lora_rank=0)
+    path = export_merged(model, tmp_path / "diverged.safetensors")
+    state = read_state_dict(path)
+    key = "mask_decoder.iou_token.weight"
+    state[key][0, :3] = torch.tensor([float("nan"), float("inf"), 1.0])
+    state["hq_decoder.hf_token.weight"][:] = float("nan")
+    write_safetensors(state, path, read_safetensors_header(path), overwrite=True)
+    with pytest.raises(CheckpointError) as caught:
+        load_merged(path)
+    first = next(k for k in state if not torch.isfinite(state[k]).all())
+    assert str(caught.value).startswith(f"{path} holds NaN or infinite weights: tensor {first!r} has ")
+    assert "(and 1 more tensors)" in str(caught.value) and "\n" not in str(caught.value)
+    pth = tmp_path / "official.pth"
+    torch.save({"w": torch.tensor([1.0, float("-inf")])}, pth)
+    with pytest.raises(
+        CheckpointError, match=r"official.pth holds NaN or infinite weights: tensor 'w' has 1 of 2"
+    ):
+        read_state_dict(pth)
 
 
 def test_write_safetensors_header_and_overwrite_rule(tmp_path):

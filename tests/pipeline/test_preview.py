@@ -4,7 +4,8 @@ import numpy as np
 import shapely
 from affine import Affine
 
-from rossam_geo.pipeline.run import ArraySource
+from rossam_geo.io import open_raster
+from rossam_geo.pipeline.run import ArraySource, ReaderSource
 from rossam_geo.preview import (
     BOX_RGB,
     POLYGON_RGB,
@@ -13,6 +14,7 @@ from rossam_geo.preview import (
     read_decimated,
     render_preview,
 )
+from tests.geo.fakes import exact_mean_pixels, make_geotiff
 
 
 def test_preview_window_surrounds_the_boxes_with_a_margin_inside_the_raster():
@@ -56,3 +58,13 @@ def test_render_draws_polygons_and_dashed_boxes_where_they_are():
     assert 0.2 < coloured.mean() < 0.8  # dashed: some on, some off
     failed_edge = out[round((120 - row0) * zoom), round((150 - col0) * zoom) : round((180 - col0) * zoom)]
     assert any(tuple(p) == PROBLEM_RGB for p in failed_edge)
+
+
+def test_file_preview_is_decimated_by_gdal_as_the_in_memory_one(tmp_path):
+    pixels, means = exact_mean_pixels(64, 96)
+    path = make_geotiff(tmp_path / "scene.tif", data=pixels, tiled=True, blockxsize=16, blockysize=16)
+    in_memory = read_decimated(ArraySource(pixels.transpose(1, 2, 0)), (8, 4, 80, 60), 2)
+    with open_raster(path) as reader:
+        from_file = read_decimated(ReaderSource(reader), (8, 4, 80, 60), 2)
+    np.testing.assert_array_equal(from_file, in_memory)
+    np.testing.assert_array_equal(from_file.transpose(2, 0, 1), means[:, 2:32, 4:44])

@@ -64,6 +64,25 @@ def test_folder_without_frames_and_missing_path(tmp_path):
         open_frames(tmp_path / "nothing.mp4")
 
 
+@pytest.mark.parametrize("name", ["notes.mp4", "notes.txt", "notes.mkv"])
+def test_a_text_file_named_as_a_video_is_refused_in_one_line(tmp_path, name):
+    path = tmp_path / name
+    path.write_text("frame,id,x,y,w,h\n1,1,10,10,20,20\n" * 200)  # ffmpeg renders .txt as video frames
+    with pytest.raises(RasterError) as caught:
+        open_frames(path)
+    assert str(caught.value) == (
+        f"{str(path)!r} is a text file, not a video; pass a video file (MP4, AVI, MKV...) that OpenCV "
+        "decodes, or a folder of frame images"
+    )
+
+
+def test_a_file_that_no_decoder_reads_is_refused_before_any_work(tmp_path):
+    path = tmp_path / "noise.mp4"
+    path.write_bytes(np.random.default_rng(0).integers(0, 256, 5000, dtype=np.uint8).tobytes())
+    with pytest.raises(RasterError, match=r"^cannot open '.*noise.mp4' as a video; pass a video file"):
+        open_frames(path)
+
+
 def test_video_frame_k_is_the_kth_decoded_frame(tmp_path):
     path = tmp_path / "clip.avi"
     writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 5.0, (32, 24))

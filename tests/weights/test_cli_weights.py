@@ -145,3 +145,16 @@ def test_cli_module_imports_no_heavy_dependencies():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_fetch_with_a_url_that_is_not_one_is_a_one_line_error(runner, cache):
+    result = runner.invoke(
+        main, ["weights", "fetch", "sam_vit_b", "--url", "notaurl", "--cache-dir", str(cache)]
+    )
+
+    assert result.exit_code == 1
+    assert result.output == (
+        "Error: --url 'notaurl' is not a download URL; give a full https://, http:// or file:// URL, e.g. "
+        "https://example.org/weights/sam_vit_b_01ec64.pth\n"
+    )
+    assert not cache.exists()

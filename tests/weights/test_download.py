@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from rossam_geo.errors import ChecksumError, DownloadError, WeightsError
+from rossam_geo.errors import ChecksumError, DownloadError, InputError, WeightsError
 from rossam_geo.weights import KNOWN_HASHES_FILENAME, fetch, load_known_hashes, source_url, verify
 from rossam_geo.weights.cache import record_known_hash
 from tests.weights.conftest import PAYLOAD_BYTES, cache_listing, make_payload, sha256_bytes
@@ -182,6 +182,15 @@ def test_url_argument_and_mirror_variable_choose_the_source(monkeypatch, sam_ent
     monkeypatch.setenv("ROSSAM_GEO_WEIGHTS_URL", "http://mirror.example/sam/")
     assert source_url(sam_entry) == f"http://mirror.example/sam/{sam_entry.filename}"
     assert source_url(sam_entry, "http://other.example/x.pth") == "http://other.example/x.pth"
+
+
+def test_urls_that_are_not_download_urls_are_refused_before_any_request(monkeypatch, cache):
+    with pytest.raises(InputError, match=r"^url 'notaurl' is not a download URL; give a full https://"):
+        fetch("sam_vit_b", cache_dir=cache, url="notaurl", progress=False)
+    monkeypatch.setenv("ROSSAM_GEO_WEIGHTS_URL", "mirror.example/sam")
+    with pytest.raises(InputError, match=r"^URL from \$ROSSAM_GEO_WEIGHTS_URL 'mirror.example/sam/sam_vit_b"):
+        fetch("sam_vit_b", cache_dir=cache, progress=False)
+    assert not cache.exists()
 
 
 def test_file_url_from_a_local_mirror(tmp_path, sam_entry, payload, cache):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
@@ -37,11 +38,16 @@ def read_state_dict(path: str | Path) -> StateDict:
         from safetensors.torch import load_file
 
         try:
-            return dict(load_file(str(path), device="cpu"))
+            state = dict(load_file(str(path), device="cpu"))
         except Exception as exc:
             raise _unreadable_safetensors(path, exc) from None
+        check_finite(state, str(path))
+        return state
     try:
-        loaded = torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():
+            # torch warns about the pickle protocol of a file it then refuses; the error below says it all
+            warnings.simplefilter("ignore", UserWarning)
+            loaded = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:
         raise CheckpointError(
             f"{path} is not a PyTorch checkpoint that loads with weights_only=True ({type(exc).__name__}); "
@@ -57,7 +63,31 @@ def read_state_dict(path: str | Path) -> StateDict:
         isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in loaded.items()
     ):
         raise CheckpointError(f"{path} does not hold a state dict (a mapping of names to tensors)")
-    return dict(loaded)
+    state = dict(loaded)
+    check_finite(state, str(path))
+    return state
+
+
+def check_finite(state: Mapping[str, torch.Tensor], source: str) -> None:
+    """Refuse weights holding NaN or infinite values (a diverged training run, a damaged file).
+
+    Raises:
+        CheckpointError: one line naming ``source``, the first such tensor (file order) and how many.
+    """
+    bad = [
+        key
+        for key, tensor in state.items()
+        if (tensor.is_floating_point() or tensor.is_complex()) and not bool(torch.isfinite(tensor).all())
+    ]
+    if bad:
+        first = state[bad[0]]
+        count = int((~torch.isfinite(first)).sum())
+        others = f" (and {len(bad) - 1} more tensors)" if len(bad) > 1 else ""
+        raise CheckpointError(
+            f"{source} holds NaN or infinite weights: tensor {bad[0]!r} has {count} of {first.numel()} "
+            "values "
+            f"non-finite{others}; the file is damaged or comes from a diverged training run, use another one"
+        )
 
 
 def read_safetensors_header(path: Path) -> dict[str, str]:
@@ -134,9 +164,38 @@ def load_checked(
         if unexpected:
             parts.append(f"unexpected {len(unexpected)} keys: {format_keys(unexpected)}")
         raise CheckpointError(f"{source} does not match the model: " + "; ".join(parts))
+    check_shapes(model, state, source)
     try:
         result = model.load_state_dict(state, strict=False)
     except RuntimeError as exc:
-        raise CheckpointError(f"{source} has tensors of the wrong shape for the model: {exc}") from None
+        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise CheckpointError(f"{source} does not load into the model: {first_line}") from None
     if set(result.missing_keys) - allowed_missing or result.unexpected_keys:
         raise CheckpointError(f"{source}: unexpected key mismatch {result}")
+
+
+def check_shapes(model: nn.Module, state: Mapping[str, torch.Tensor], source: str, shown: int = 3) -> None:
+    """Refuse tensors whose shape differs from the model's, in one line: the count and the first ``shown``.
+
+    Raises:
+        CheckpointError: e.g. "x.safetensors has 347 tensors of the wrong shape for the model (vit_b), first:
+            image_encoder.pos_embed (1, 64, 64, 1024) where the model has (1, 64, 64, 768), ...".
+    """
+    model_state_dict = model.state_dict()
+    wrong = [
+        (key, tuple(tensor.shape), tuple(model_state_dict[key].shape))
+        for key, tensor in state.items()
+        if key in model_state_dict and tuple(tensor.shape) != tuple(model_state_dict[key].shape)
+    ]
+    if not wrong:
+        return
+    config = getattr(model, "config", None)
+    name = f" ({config.name})" if config is not None and hasattr(config, "name") else ""
+    listed = "; ".join(
+        f"{key} {found} where the model has {expected}" for key, found, expected in wrong[:shown]
+    )
+    more = f"; +{len(wrong) - shown} more" if len(wrong) > shown else ""
+    raise CheckpointError(
+        f"{source} has {len(wrong)} tensor(s) of the wrong shape for the model{name}: {listed}{more}; it was "
+        "made for another architecture, so give weights of this one"
+    )
