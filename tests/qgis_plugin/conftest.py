@@ -19,7 +19,8 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 
 HAS_QGIS = importlib.util.find_spec("qgis") is not None
-sys.path.insert(0, str(REPO / "qgis_plugin"))
+PLUGIN_PARENT = REPO / "rossam_geo" / "qgis_plugin"
+sys.path.insert(0, str(PLUGIN_PARENT))
 if HAS_QGIS:
     # keep the plugin's QgsSettings away from the user's QGIS profile
     from qgis.PyQt.QtCore import QSettings
