@@ -83,11 +83,11 @@ def set_values(text: str, section: str, values: dict[str, str | None]) -> str:
         return "".join([*lines, *gap, f"[{section}]{newline}", *new])
     body = []
     for line in lines[start + 1 : end]:
-        key = line.split("=", 1)[0].strip() if "=" in line else None
-        if key is not None and key in pending:
-            value = pending.pop(key)
+        line_key = line.split("=", 1)[0].strip() if "=" in line else None
+        if line_key is not None and line_key in pending:
+            value = pending.pop(line_key)
             if value is not None:
-                body.append(f"{key}={escape_value(value)}{newline}")
+                body.append(f"{line_key}={escape_value(value)}{newline}")
             continue
         body.append(line)
     while body and not body[-1].strip():
