@@ -67,8 +67,10 @@ def test_test_backend_shows_version_devices_and_what_each_engine_needs(plugin, t
     names = [dialog.weights.itemText(i) for i in range(dialog.weights.count())]
     assert {"sam_vit_b", "sam_hq_vit_b"} <= set(names)
     assert dialog.weights.currentText() == ""  # offering names does not change the field
-    # the backend the dialog started for the test is gone again
-    wait_until(lambda: not dialog._probe)
+    # the backend the dialog started for the test is stopped again
+    from rossam_geo_qgis import settings_dialog
+
+    assert settings_dialog._RUNNING == {}
     dialog.close()
 
 

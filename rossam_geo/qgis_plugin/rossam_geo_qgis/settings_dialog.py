@@ -265,7 +265,7 @@ def start_probe(settings: PluginSettings, on_done: Any) -> ProbeTask:
 
     def finished(version: Any, environment: Any, error: BackendError | None) -> None:
         _RUNNING.pop(task, None)
-        client.stop()
+        client.stop(timeout_ms=0)  # it answered: nothing to finish, so no graceful shutdown to wait for
         client.deleteLater()
         on_done(version, environment, error)
 
