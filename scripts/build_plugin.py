@@ -1,55 +1,32 @@
 #!/usr/bin/env python3
-"""Build the installable QGIS plugin zip (plugins.qgis.org layout: one top folder ``rossam_geo_qgis/``).
+"""Build the installable QGIS plugin zip from a source checkout (same as ``rossam-geo qgis zip``).
 
 Usage: python scripts/build_plugin.py [-o dist/rossam_geo_qgis-<version>.zip]
 
-Only source and text files go in: no __pycache__, no compiled or binary files.
+Works without installing rossam-geo: it needs only ``rossam_geo.qgis_plugin.archive`` and the standard
+library.
 """
 
 from __future__ import annotations
 
 import argparse
-import configparser
 import sys
 import zipfile
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-PLUGIN_DIR = REPO / "qgis_plugin" / "rossam_geo_qgis"
-#: File types shipped in the zip.
-INCLUDED_SUFFIXES = {".py", ".txt", ".svg", ".md", ".ui", ".qrc"}
-EXCLUDED_PARTS = {"__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache"}
+sys.path.insert(0, str(REPO))
 
+from rossam_geo.qgis_plugin import plugin_source_dir  # noqa: E402
+from rossam_geo.qgis_plugin.archive import build_zip, plugin_files, plugin_version  # noqa: E402
 
-def plugin_version(plugin_dir: Path = PLUGIN_DIR) -> str:
-    """The ``version`` of metadata.txt."""
-    parser = configparser.ConfigParser()
-    parser.read(plugin_dir / "metadata.txt", encoding="utf-8")
-    return parser["general"]["version"]
-
-
-def plugin_files(plugin_dir: Path = PLUGIN_DIR) -> list[Path]:
-    """Files to ship, sorted, relative to the plugin folder."""
-    files = []
-    for path in sorted(plugin_dir.rglob("*")):
-        relative = path.relative_to(plugin_dir)
-        if not path.is_file() or EXCLUDED_PARTS & set(relative.parts):
-            continue
-        if path.suffix.lower() in INCLUDED_SUFFIXES:
-            files.append(relative)
-    return files
+PLUGIN_DIR = plugin_source_dir()
+__all__ = ["PLUGIN_DIR", "build", "main", "plugin_files", "plugin_version"]
 
 
 def build(output: Path, plugin_dir: Path = PLUGIN_DIR) -> Path:
     """Write the zip to ``output`` (parent folders created) and return its path."""
-    output.parent.mkdir(parents=True, exist_ok=True)
-    top = plugin_dir.name
-    tmp = output.with_name(output.name + ".tmp")
-    with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-        for relative in plugin_files(plugin_dir):
-            archive.write(plugin_dir / relative, f"{top}/{relative.as_posix()}")
-    tmp.replace(output)
-    return output
+    return build_zip(output, plugin_dir)
 
 
 def main(argv: list[str] | None = None) -> int:

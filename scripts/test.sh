@@ -17,7 +17,7 @@ PYTHON="${PYTHON:-python3}"
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
 .venv/bin/python -m pip install -q --disable-pip-version-check \
     torch==2.14.1 torchvision==0.29.1 -e '.[test]'
-.venv/bin/python -m ruff check rossam_geo tests benchmarks examples scripts qgis_plugin
+.venv/bin/python -m ruff check rossam_geo tests benchmarks examples scripts
 .venv/bin/python -m mypy
 .venv/bin/python -m pytest -q --ignore=tests/qgis_plugin "$@"
 # The QGIS plugin runs under QGIS's own Python (Debian python3-qgis), against this environment's backend.

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Run the QGIS plugin tests under real QGIS (Debian's python3-qgis), headless.
-# Needs the main environment (.venv with rossam-geo installed, see scripts/test.sh): the tests start its
-# `rossam-geo serve` as the plugin's backend.
-# Usage: scripts/test_qgis.sh [pytest arguments...]
+# The tests start a backend for the plugin: $ROSSAM_GEO_BACKEND when set (a rossam-geo executable, or a
+# Python that has rossam_geo installed), else the main environment's .venv/bin/rossam-geo (scripts/test.sh
+# creates it). They also run that backend's `qgis install` into a temporary QGIS profile.
+# Usage: [ROSSAM_GEO_BACKEND=PROGRAM] scripts/test_qgis.sh [pytest arguments...]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -17,8 +18,9 @@ if ! "$QGIS_PYTHON" -c "import qgis.core" >/dev/null 2>&1; then
     fi
 fi
 
-if [ ! -x .venv/bin/rossam-geo ]; then
-    echo "error: .venv/bin/rossam-geo not found; run scripts/test.sh first to create the main environment" >&2
+if [ -z "${ROSSAM_GEO_BACKEND:-}" ] && [ ! -x .venv/bin/rossam-geo ]; then
+    echo "error: .venv/bin/rossam-geo not found; run scripts/test.sh first to create the main environment," \
+        "or set ROSSAM_GEO_BACKEND to a rossam-geo executable" >&2
     exit 1
 fi
 

@@ -15,6 +15,7 @@ SUBCOMMANDS: dict[str, str] = {
     "weights": "rossam_geo.cli.weights:weights",
     "evaluate": "rossam_geo.cli.evaluate:evaluate",
     "serve": "rossam_geo.cli.serve:serve",
+    "qgis": "rossam_geo.cli.qgis:qgis",
     "tracks": "rossam_geo.cli.tracks:tracks",
     "train": "rossam_geo.cli.train:train",
 }

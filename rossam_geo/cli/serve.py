@@ -26,8 +26,8 @@ import click
 def serve(max_message_mib: float, chunk_size: int | None, verbose: bool, quiet: bool) -> None:
     """Answer JSON-RPC 2.0 requests on stdin/stdout, one message per line, keeping the model loaded.
 
-    Methods: ping, version, raster_info, load_model, segment, cancel, shutdown. Logs go to stderr.
-    Used by the QGIS plugin; see docs/qgis.md.
+    Methods: ping, version, environment, raster_info, load_model, segment, cancel, shutdown. Logs go to
+    stderr. Used by the QGIS plugin; see docs/qgis.md.
     """
     from rossam_geo.worker.stdio import serve_stdio
 

@@ -1,8 +1,8 @@
 """The backend's request loop: reads requests on one thread, runs model work on another.
 
-``ping``, ``version``, ``raster_info``, ``cancel`` and ``shutdown`` are answered by the reader thread at once;
-``load_model`` and ``segment`` are queued on a single job thread (one model, one request at a
-time), so the reader stays responsive and ``cancel`` reaches a running request.
+``ping``, ``version``, ``environment``, ``raster_info``, ``cancel`` and ``shutdown`` are answered by the
+reader thread at once; ``load_model`` and ``segment`` are queued on a single job thread (one model, one
+request at a time), so the reader stays responsive and ``cancel`` reaches a running request.
 """
 
 from __future__ import annotations
@@ -90,6 +90,7 @@ class Worker:
         self._inline: dict[str, Callable[[dict[str, Any] | list[Any]], Any]] = {
             "ping": self._ping,
             "version": self._version,
+            "environment": self._environment,
             "raster_info": self._raster_info,
             "cancel": self._cancel,
         }
@@ -206,6 +207,12 @@ class Worker:
             if loaded is None
             else {"engine": loaded.engine, "weights": loaded.weights, "device": loaded.device},
         }
+
+    def _environment(self, params: dict[str, Any] | list[Any]) -> dict[str, Any]:
+        P.named(params, "environment", set())
+        from rossam_geo.worker.environment import describe_environment
+
+        return describe_environment()
 
     def _raster_info(self, params: dict[str, Any] | list[Any]) -> dict[str, Any]:
         named = P.named(params, "raster_info", {"raster"})

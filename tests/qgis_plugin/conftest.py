@@ -19,7 +19,8 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 
 HAS_QGIS = importlib.util.find_spec("qgis") is not None
-sys.path.insert(0, str(REPO / "qgis_plugin"))
+PLUGIN_PARENT = REPO / "rossam_geo" / "qgis_plugin"
+sys.path.insert(0, str(PLUGIN_PARENT))
 if HAS_QGIS:
     # keep the plugin's QgsSettings away from the user's QGIS profile
     from qgis.PyQt.QtCore import QSettings
@@ -70,16 +71,44 @@ def backend_settings() -> Iterator[None]:
     PluginSettings().save()
 
 
+def backend_cli(*args: str) -> list[str]:
+    """Command line running ``rossam-geo ARGS`` with the backend program (an executable or a Python)."""
+    program = backend_program()
+    if program.name.lower().startswith("python"):
+        return [str(program), "-m", "rossam_geo", *args]
+    return [str(program), *args]
+
+
+def settings_dir() -> str:
+    """Folder of the test session's QSettings (QgsSettings reads ``<it>/QGIS/QGIS3.ini``)."""
+    return _SETTINGS_DIR
+
+
 @pytest.fixture
-def plugin(qgis_iface, qgis_new_project, backend_settings) -> Iterator[object]:  # noqa: ANN001
-    """The plugin, loaded with initGui and unloaded after the test."""
+def saved_project(qgis_new_project, tmp_path: Path) -> Path:  # noqa: ANN001
+    """The new project named ``tmp_path/project.qgz`` (not written): results go to project_rossam.gpkg."""
+    from qgis.core import QgsProject
+
+    path = tmp_path / "project.qgz"
+    QgsProject.instance().setFileName(str(path))
+    return path
+
+
+@pytest.fixture
+def plugin(qgis_iface, saved_project, backend_settings) -> Iterator[object]:  # noqa: ANN001
+    """The plugin, loaded with initGui and unloaded after the test; it never asks for an output file."""
     from rossam_geo_qgis import classFactory
 
     instance = classFactory(qgis_iface)
     instance.initGui()
+    instance.controller.ask_path = _no_question
     yield instance
     instance.unload()
     qgis_iface.messageBar().clear_messages()
+
+
+def _no_question() -> None:
+    raise AssertionError("the plugin asked for an output GeoPackage although the project has a file name")
 
 
 @pytest.fixture

@@ -25,7 +25,9 @@ def load_build_module():
 
 
 def test_zip_has_one_top_folder_complete_metadata_and_no_binaries(tmp_path):
-    (REPO / "qgis_plugin" / "rossam_geo_qgis" / "__pycache__").mkdir(exist_ok=True)  # must be left out
+    (REPO / "rossam_geo" / "qgis_plugin" / "rossam_geo_qgis" / "__pycache__").mkdir(
+        exist_ok=True
+    )  # must be left out
     zip_path = load_build_module().build(tmp_path / "plugin.zip")
     with zipfile.ZipFile(zip_path) as archive:
         names = archive.namelist()

@@ -6,13 +6,13 @@ import pytest
 
 pytest.importorskip("qgis", reason="QGIS tests run under QGIS's Python: scripts/test_qgis.sh")
 
-import math
 import os
 import shutil
 import signal
 from pathlib import Path
 
 from qgis.core import (
+    NULL,
     Qgis,
     QgsApplication,
     QgsCoordinateReferenceSystem,
@@ -24,84 +24,38 @@ from qgis.core import (
     QgsRectangle,
     QgsVectorLayer,
 )
-from qgis.gui import QgsMapMouseEvent
 from qgis.PyQt import sip
-from qgis.PyQt.QtCore import QEvent, QPoint, Qt
-from qgis.PyQt.QtWidgets import QToolBar
+from qgis.PyQt.QtCore import QPoint
 
 from tests.qgis_plugin.conftest import REPO, backend_program, wait_until
-
-UTM_ORIGIN = (500_000.0, 5_000_000.0)
-UTM_PIXEL_M = 10.0
-
-
-def flush_deletes() -> None:
-    QgsApplication.sendPostedEvents(None, QEvent.DeferredDelete)
-    QgsApplication.processEvents()
-
-
-def load_raster(path: Path, qgis_iface) -> QgsRasterLayer:
-    layer = QgsRasterLayer(str(path), path.stem)
-    assert layer.isValid()
-    QgsProject.instance().addMapLayer(layer)
-    qgis_iface.setActiveLayer(layer)
-    return layer
-
-
-def drag(tool, canvas, start: QPoint, end: QPoint) -> None:
-    """Press at ``start``, move half way and to ``end``, release: what a user's drag delivers to the tool."""
-    middle = QPoint((start.x() + end.x()) // 2, (start.y() + end.y()) // 2)
-    tool.canvasPressEvent(
-        QgsMapMouseEvent(canvas, QEvent.MouseButtonPress, start, Qt.LeftButton, Qt.LeftButton)
-    )
-    for point in (middle, end):
-        tool.canvasMoveEvent(QgsMapMouseEvent(canvas, QEvent.MouseMove, point, Qt.NoButton, Qt.LeftButton))
-    tool.canvasReleaseEvent(
-        QgsMapMouseEvent(canvas, QEvent.MouseButtonRelease, end, Qt.LeftButton, Qt.NoButton)
-    )
-
-
-def covered_pixels(low: float, high: float) -> tuple[int, int]:
-    """First and one-past-last pixel index whose centre lies in [low, high] (pixel units)."""
-    first, last = math.ceil(low - 0.5), math.floor(high - 0.5)
-    for edge in (low - 0.5, high - 0.5):
-        assert abs(edge - round(edge)) > 1e-3, "box edge too close to a pixel centre for an exact check"
-    return first, last + 1
-
-
-def expected_utm_polygon(rect_utm: QgsRectangle) -> QgsGeometry:
-    """Pixel-edge polygon of the pixels (10 m, origin UTM_ORIGIN) whose centres lie inside ``rect_utm``."""
-    x0, y0 = UTM_ORIGIN
-    c0, c1 = covered_pixels(
-        (rect_utm.xMinimum() - x0) / UTM_PIXEL_M, (rect_utm.xMaximum() - x0) / UTM_PIXEL_M
-    )
-    r0, r1 = covered_pixels(
-        (y0 - rect_utm.yMaximum()) / UTM_PIXEL_M, (y0 - rect_utm.yMinimum()) / UTM_PIXEL_M
-    )
-    return QgsGeometry.fromRect(
-        QgsRectangle(
-            x0 + c0 * UTM_PIXEL_M, y0 - r1 * UTM_PIXEL_M, x0 + c1 * UTM_PIXEL_M, y0 - r0 * UTM_PIXEL_M
-        )
-    )
-
-
-def plugin_toolbars(qgis_iface) -> list[QToolBar]:
-    return [
-        t
-        for t in qgis_iface.mainWindow().findChildren(QToolBar)
-        if not sip.isdeleted(t) and t.objectName() == "RossamGeoToolbar"
-    ]
+from tests.qgis_plugin.helpers import (
+    UTM_ORIGIN,
+    UTM_PIXEL_M,
+    covered_pixels,
+    drag,
+    expected_utm_polygon,
+    flush_deletes,
+    load_raster,
+    plugin_toolbars,
+)
 
 
 # ---------------------------------------------------------------------------------------------- load/unload
-def test_plugin_loads_and_unloads_cleanly(qgis_iface, qgis_new_project, backend_settings):
+def test_plugin_loads_and_unloads_cleanly(qgis_iface, qgis_new_project, backend_settings, monkeypatch):
     from rossam_geo_qgis import classFactory
 
+    menu: list[tuple[str, str]] = []
+    monkeypatch.setattr(
+        qgis_iface, "addPluginToMenu", lambda name, action: menu.append((name, action.text()))
+    )
     registry = QgsApplication.processingRegistry()
     providers_before = {p.id() for p in registry.providers()}
     for _ in range(2):  # a second load after unload must work the same
+        menu.clear()
         plugin = classFactory(qgis_iface)
         plugin.initGui()
+        # the map tool is in the Plugins menu too, not only on the toolbar
+        assert menu == [("ROS-SAM", "Box to polygon"), ("ROS-SAM", "ROS-SAM settings…")]
         assert registry.providerById("rossamgeo") is not None
         assert registry.algorithmById("rossamgeo:segmentboxes") is not None
         assert len(plugin_toolbars(qgis_iface)) == 1
@@ -122,7 +76,7 @@ def test_plugin_loads_and_unloads_cleanly(qgis_iface, qgis_new_project, backend_
 
 # ------------------------------------------------------------------------------------------------ map tool
 def test_dragging_a_box_on_a_canvas_in_another_crs_adds_one_polygon_in_the_raster_crs(
-    plugin, qgis_iface, qgis_canvas, utm_raster
+    plugin, qgis_iface, qgis_canvas, utm_raster, saved_project
 ):
     raster = load_raster(utm_raster, qgis_iface)
     web_mercator = QgsCoordinateReferenceSystem("EPSG:3857")
@@ -149,6 +103,7 @@ def test_dragging_a_box_on_a_canvas_in_another_crs_adds_one_polygon_in_the_raste
     layer = controller.last_layer
     assert layer.name() == "ROS-SAM objects"
     assert layer.crs().authid() == "EPSG:32633"
+    assert layer.source().startswith(str(saved_project.with_name("project_rossam.gpkg")))
     features = list(layer.getFeatures())
     assert len(features) == 1
     assert features[0]["status"] == "ok" and features[0]["engine"] == "box"
@@ -161,10 +116,10 @@ def test_dragging_a_box_on_a_canvas_in_another_crs_adds_one_polygon_in_the_raste
     geometry = features[0].geometry()
     assert geometry.isMultipart()
     assert geometry.isGeosEqual(QgsGeometry.fromMultiPolygonXY([expected.asPolygon()])), geometry.asWkt()
-    # the edit is undoable
-    assert layer.isEditable()
-    layer.undoStack().undo()
-    assert layer.featureCount() == 0
+    # the result is on disk already: no edit mode, and a fresh reader of the GeoPackage sees it
+    assert not layer.isEditable()
+    reread = QgsVectorLayer(layer.source(), "reread", "ogr")
+    assert [f.geometry().isGeosEqual(geometry) for f in reread.getFeatures()] == [True]
     plugin.box_action.trigger()
     assert qgis_canvas.mapTool() is None
 
@@ -206,7 +161,7 @@ def test_processing_algorithm_gives_one_polygon_per_box(plugin, qgis_processing,
     import processing
 
     raster = load_raster(utm_raster, qgis_iface)
-    boxes = QgsVectorLayer("Polygon?crs=EPSG:4326&field=name:string", "boxes", "memory")
+    boxes = QgsVectorLayer("Polygon?crs=EPSG:4326&field=name:string&field=class:string", "boxes", "memory")
     to_wgs84 = QgsCoordinateTransform(
         raster.crs(), QgsCoordinateReferenceSystem("EPSG:4326"), QgsProject.instance()
     )
@@ -219,6 +174,7 @@ def test_processing_algorithm_gives_one_polygon_per_box(plugin, qgis_processing,
         feature = QgsFeature(boxes.fields())
         feature.setGeometry(QgsGeometry.fromRect(to_wgs84.transformBoundingBox(utm)))
         feature["name"] = f"box {c0}"
+        feature["class"] = "ship" if c0 == 2 else None
         features.append(feature)
     boxes.dataProvider().addFeatures(features)
 
@@ -239,6 +195,27 @@ def test_processing_algorithm_gives_one_polygon_per_box(plugin, qgis_processing,
         assert feature["crop_size"] == 256
     assert out_features[2]["status"] == "skipped"
     assert out_features[2].geometry().isEmpty()
+    # without a class field parameter the box layer's "class" field is carried; NULL stays NULL
+    assert [f["class"] for f in out_features] == ["ship", NULL, NULL]
+
+    chosen = processing.run(
+        "rossamgeo:segmentboxes",
+        {"RASTER": raster, "BOXES": boxes, "CLASS_FIELD": "name", "ENGINE": 4, "OUTPUT": "memory:"},
+    )["OUTPUT"]
+    chosen = QgsProcessingContextLayer(chosen) if isinstance(chosen, str) else chosen
+    assert sorted(f["class"] for f in chosen.getFeatures()) == ["box 2", "box 20", "box 500"]
+
+
+def test_processing_defaults_follow_the_saved_settings(plugin, qgis_processing):
+    from rossam_geo_qgis.settings import DEVICES, ENGINES, PluginSettings
+
+    registry = QgsApplication.processingRegistry()
+    for device, engine in (("cuda", "grabcut"), ("cpu", "sam")):
+        PluginSettings(backend=str(backend_program()), engine=engine, device=device, crop_size=320).save()
+        algorithm = registry.createAlgorithmById("rossamgeo:segmentboxes")
+        assert algorithm.parameterDefinition("DEVICE").defaultValue() == DEVICES.index(device)
+        assert algorithm.parameterDefinition("ENGINE").defaultValue() == ENGINES.index(engine)
+        assert algorithm.parameterDefinition("CROP_SIZE").defaultValue() == 320
 
 
 def QgsProcessingContextLayer(layer_id: str) -> QgsVectorLayer:  # noqa: N802
@@ -307,10 +284,6 @@ def test_render_of_a_raster_with_result_polygons(plugin, qgis_iface, qgis_canvas
     wait_until(lambda: not controller.tasks and controller.last_layer is not None, timeout_s=120)
     layer = controller.last_layer
     assert layer.featureCount() == len(rects)
-    symbol = layer.renderer().symbol()
-    symbol.setColor(QColor(255, 60, 0, 90))
-    symbol.symbolLayer(0).setStrokeColor(QColor(255, 230, 0))
-    symbol.symbolLayer(0).setStrokeWidth(0.6)
 
     settings = QgsMapSettings()
     settings.setLayers([layer, raster])
@@ -329,7 +302,7 @@ def test_render_of_a_raster_with_result_polygons(plugin, qgis_iface, qgis_canvas
     image = job.renderedImage()
     out = tmp_path / "qgis_canvas.png"
     assert image.save(str(out), "PNG")
-    # the polygon outline colour is in the picture
+    # the default style's yellow outline is in the picture
     yellow = sum(
         1
         for y in range(0, image.height(), 2)

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from qgis.core import (
+    NULL,
     QgsFeatureSink,
     QgsField,
     QgsFields,
@@ -17,6 +18,7 @@ from qgis.core import (
     QgsProcessingParameterEnum,
     QgsProcessingParameterFeatureSink,
     QgsProcessingParameterFeatureSource,
+    QgsProcessingParameterField,
     QgsProcessingParameterNumber,
     QgsProcessingParameterRasterLayer,
     QgsProcessingParameterString,
@@ -25,21 +27,28 @@ from qgis.core import (
 from qgis.PyQt.QtCore import QVariant
 
 from ..backend import BackendClient, BackendError
+from ..messages import backend_error_text
 from ..results import result_crs, result_fields, to_features
 from ..settings import DEVICES, ENGINES, PluginSettings
 from ..tasks import SegmentRequest, raster_path, run_segment_request
+
+#: Box-layer fields taken as the class when no class field is chosen, in this order (as ``rossam-geo
+#: segment``'s ``--class-field`` default).
+CLASS_FIELD_NAMES = ("class", "label", "category", "class_name")
 
 
 class SegmentBoxesAlgorithm(QgsProcessingAlgorithm):
     """Segments the object inside each feature's bounding box of a vector layer over a raster layer.
 
     Boxes may be in any CRS (they are reprojected by the backend with a densified outline). Output: one
-    feature per box, in the raster's CRS, with the backend's attributes plus ``box_fid``; boxes that could not
-    be segmented keep a feature with empty geometry and ``status``/``reason``.
+    feature per box, in the raster's CRS, with the backend's attributes plus ``box_fid`` and the box's class
+    (from the class field); boxes that could not be segmented keep a feature with empty geometry and
+    ``status``/``reason``.
     """
 
     RASTER = "RASTER"
     BOXES = "BOXES"
+    CLASS_FIELD = "CLASS_FIELD"
     ENGINE = "ENGINE"
     WEIGHTS = "WEIGHTS"
     DEVICE = "DEVICE"
@@ -68,7 +77,10 @@ class SegmentBoxesAlgorithm(QgsProcessingAlgorithm):
     def shortHelpString(self) -> str:  # noqa: N802 - QGIS API
         return (
             "Segments the object inside the bounding box of each feature of the box layer, over the raster, "
-            "with the ROS-SAM backend (rossam-geo serve). One output feature per box, in the raster's CRS."
+            "with the ROS-SAM backend (rossam-geo serve). One output feature per box, in the raster's CRS. "
+            "Class field: the box attribute copied to the output's class field (default: a field named "
+            "class, label, category or class_name). Engine, weights, device and crop size default to the "
+            "ROS-SAM settings."
         )
 
     def initAlgorithm(self, config: dict[str, Any] | None = None) -> None:  # noqa: N802 - QGIS API
@@ -76,6 +88,11 @@ class SegmentBoxesAlgorithm(QgsProcessingAlgorithm):
         self.addParameter(QgsProcessingParameterRasterLayer(self.RASTER, "Raster"))
         self.addParameter(
             QgsProcessingParameterFeatureSource(self.BOXES, "Boxes", [QgsProcessing.TypeVectorAnyGeometry])
+        )
+        self.addParameter(
+            QgsProcessingParameterField(
+                self.CLASS_FIELD, "Class field", parentLayerParameterName=self.BOXES, optional=True
+            )
         )
         engines = list(ENGINES)
         self.addParameter(
@@ -91,7 +108,15 @@ class SegmentBoxesAlgorithm(QgsProcessingAlgorithm):
                 self.WEIGHTS, "Weights (file or name)", settings.weights, optional=True
             )
         )
-        self.addParameter(QgsProcessingParameterEnum(self.DEVICE, "Device", list(DEVICES), defaultValue=0))
+        devices = list(DEVICES)
+        self.addParameter(
+            QgsProcessingParameterEnum(
+                self.DEVICE,
+                "Device",
+                devices,
+                defaultValue=devices.index(settings.device) if settings.device in devices else 0,
+            )
+        )
         self.addParameter(
             QgsProcessingParameterNumber(
                 self.CROP_SIZE,
@@ -119,6 +144,12 @@ class SegmentBoxesAlgorithm(QgsProcessingAlgorithm):
         weights = self.parameterAsString(parameters, self.WEIGHTS, context).strip()
         device = list(DEVICES)[self.parameterAsEnum(parameters, self.DEVICE, context)]
         crop_size = self.parameterAsInt(parameters, self.CROP_SIZE, context)
+        class_field = self.parameterAsString(parameters, self.CLASS_FIELD, context).strip()
+        if not class_field:
+            names = set(source.fields().names())
+            class_field = next((n for n in CLASS_FIELD_NAMES if n in names), "")
+        elif source.fields().indexFromName(class_field) < 0:
+            raise QgsProcessingException(f"the box layer has no field {class_field!r}; choose another one")
 
         fields = QgsFields()
         fields.append(QgsField("box_fid", QVariant.LongLong))
@@ -130,7 +161,7 @@ class SegmentBoxesAlgorithm(QgsProcessingAlgorithm):
         if sink is None:
             raise QgsProcessingException(self.invalidSinkError(parameters, self.OUTPUT))
 
-        boxes, fids = [], []
+        boxes, fids, classes = [], [], []
         layer_boxes = []
         to_layer = None
         if source.sourceCrs().isValid() and raster.crs().isValid() and source.sourceCrs() != raster.crs():
@@ -149,6 +180,8 @@ class SegmentBoxesAlgorithm(QgsProcessingAlgorithm):
                 (layer_rect.xMinimum(), layer_rect.yMinimum(), layer_rect.xMaximum(), layer_rect.yMaximum())
             )
             fids.append(feature.id())
+            value = feature[class_field] if class_field else None
+            classes.append(None if value is None or value == NULL else str(value))
         if not boxes:
             return {self.OUTPUT: dest_id}
 
@@ -177,7 +210,7 @@ class SegmentBoxesAlgorithm(QgsProcessingAlgorithm):
             if exc.cancelled:
                 feedback.reportError("cancelled")
                 return {self.OUTPUT: dest_id}
-            raise QgsProcessingException(exc.message) from None
+            raise QgsProcessingException(backend_error_text(exc.message, exc.code, engine)) from None
         features = to_features(
             collection,
             fields,
@@ -185,7 +218,7 @@ class SegmentBoxesAlgorithm(QgsProcessingAlgorithm):
             target_crs=raster.crs(),
             pixel_frame=pixel_frame,
             include_empty=True,
-            extra=[{"box_fid": fid} for fid in fids],
+            extra=[{"box_fid": fid, "class": cls} for fid, cls in zip(fids, classes, strict=True)],
         )
         for feature in features:
             if feedback.isCanceled():

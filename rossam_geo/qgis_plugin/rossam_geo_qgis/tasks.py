@@ -11,6 +11,9 @@ from qgis.core import QgsCoordinateReferenceSystem, QgsRasterLayer, QgsTask
 from .backend import BackendClient, BackendError
 from .geojson import qgis_box_to_pixel_box
 
+#: JSON-RPC error code of an unknown method (a backend older than the request).
+METHOD_NOT_FOUND = -32601
+
 
 @dataclass
 class SegmentRequest:
@@ -154,3 +157,43 @@ class CallTask(QgsTask):
 
     def finished(self, result: bool) -> None:
         self.on_done(self.result if result else None, self.error)
+
+
+class ProbeTask(QgsTask):
+    """Asks a backend for ``version`` and ``environment`` ("Test backend" in the settings dialog).
+
+    Args:
+        on_done: called in the GUI thread with (version or None, environment or None, error or None);
+            environment is None for backends that predate that request.
+    """
+
+    def __init__(
+        self,
+        client: BackendClient,
+        on_done: Callable[[dict[str, Any] | None, dict[str, Any] | None, BackendError | None], None],
+    ) -> None:
+        super().__init__("ROS-SAM: test backend", QgsTask.CanCancel)
+        self.client, self.on_done = client, on_done
+        self.version: dict[str, Any] | None = None
+        self.environment: dict[str, Any] | None = None
+        self.error: BackendError | None = None
+
+    def run(self) -> bool:
+        try:
+            self.version = self.client.call("version", is_cancelled=self.isCanceled, timeout_s=60)
+            try:
+                self.environment = self.client.call(
+                    "environment", is_cancelled=self.isCanceled, timeout_s=120
+                )
+            except BackendError as exc:
+                if exc.code != METHOD_NOT_FOUND:
+                    raise
+        except BackendError as exc:
+            self.error = exc
+            return False
+        return True
+
+    def finished(self, result: bool) -> None:
+        if not result and self.error is None:
+            self.error = BackendError("cancelled", -32003)
+        self.on_done(self.version, self.environment, self.error)

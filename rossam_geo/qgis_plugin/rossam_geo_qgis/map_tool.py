@@ -1,6 +1,15 @@
-"""The "Box to polygon" map tool: drag a box on the canvas; a polygon of the object inside appears."""
+"""The "Box to polygon" map tool: drag a box on the canvas; a polygon of the object inside appears.
+
+The tool is a small state machine (:class:`ToolState`): IDLE -(left press)-> DRAGGING -(release, drag of
+at least ``MIN_DRAG_PX``)-> IDLE, emitting ``boxDrawn``; Esc or deactivation returns to IDLE. Results are
+accepted as they arrive. Refinement clicks fit in as a third state, REFINING (a result shown for the last
+box: left click adds a positive point, right click a negative one, each re-requesting that prompt with its
+points; Enter accepts, Esc discards), entered when the controller reports the result of a box.
+"""
 
 from __future__ import annotations
+
+from enum import Enum
 
 from qgis.core import QgsPointXY, QgsRectangle, QgsWkbTypes
 from qgis.gui import QgsMapCanvas, QgsMapMouseEvent, QgsMapTool, QgsRubberBand
@@ -9,6 +18,13 @@ from qgis.PyQt.QtGui import QColor
 
 #: Drags shorter than this many screen pixels (either side) are taken as clicks and ignored.
 MIN_DRAG_PX = 3
+
+
+class ToolState(Enum):
+    """What the map tool is doing."""
+
+    IDLE = "idle"  # waiting for a box
+    DRAGGING = "dragging"  # left button held: the rubber band follows the mouse
 
 
 class BoxMapTool(QgsMapTool):
@@ -22,6 +38,7 @@ class BoxMapTool(QgsMapTool):
 
     def __init__(self, canvas: QgsMapCanvas) -> None:
         super().__init__(canvas)
+        self.state = ToolState.IDLE
         self._start: QgsPointXY | None = None
         self._start_px = None
         self._band = QgsRubberBand(canvas, QgsWkbTypes.PolygonGeometry)
@@ -31,23 +48,23 @@ class BoxMapTool(QgsMapTool):
         self.setCursor(Qt.CrossCursor)
 
     def canvasPressEvent(self, event: QgsMapMouseEvent) -> None:  # noqa: N802 - Qt API
-        if event.button() != Qt.LeftButton:
+        if event.button() != Qt.LeftButton or self.state is not ToolState.IDLE:
             return
+        self.state = ToolState.DRAGGING
         self._start = self.toMapCoordinates(event.pos())
         self._start_px = event.pos()
         self._band.reset(QgsWkbTypes.PolygonGeometry)
 
     def canvasMoveEvent(self, event: QgsMapMouseEvent) -> None:  # noqa: N802 - Qt API
-        if self._start is None:
+        if self.state is not ToolState.DRAGGING or self._start is None:
             return
         self._show(QgsRectangle(self._start, self.toMapCoordinates(event.pos())))
 
     def canvasReleaseEvent(self, event: QgsMapMouseEvent) -> None:  # noqa: N802 - Qt API
-        if self._start is None or event.button() != Qt.LeftButton:
+        if self.state is not ToolState.DRAGGING or self._start is None or event.button() != Qt.LeftButton:
             return
         start, start_px = self._start, self._start_px
-        self._start = None
-        self._band.reset(QgsWkbTypes.PolygonGeometry)
+        self._reset()
         moved = event.pos() - start_px
         if abs(moved.x()) < MIN_DRAG_PX or abs(moved.y()) < MIN_DRAG_PX:
             return
@@ -57,13 +74,16 @@ class BoxMapTool(QgsMapTool):
 
     def keyPressEvent(self, event) -> None:  # noqa: ANN001, N802 - Qt API
         if event.key() == Qt.Key_Escape:
-            self._start = None
-            self._band.reset(QgsWkbTypes.PolygonGeometry)
+            self._reset()
 
     def deactivate(self) -> None:
+        self._reset()
+        super().deactivate()
+
+    def _reset(self) -> None:
+        self.state = ToolState.IDLE
         self._start = None
         self._band.reset(QgsWkbTypes.PolygonGeometry)
-        super().deactivate()
 
     def clean_up(self) -> None:
         """Remove the rubber band from the canvas (call before deleting the tool)."""

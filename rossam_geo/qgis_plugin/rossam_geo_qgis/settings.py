@@ -1,4 +1,8 @@
-"""Plugin settings (QgsSettings under ``rossam_geo/``) and how they turn into a backend command."""
+"""Plugin settings (QgsSettings under ``rossam_geo/``), project entries, and the backend command.
+
+``rossam-geo qgis install`` writes ``rossam_geo/backend`` into a profile's QGIS3.ini (see
+``rossam_geo/qgis_plugin/install.py``); keep the key names in step with it.
+"""
 
 from __future__ import annotations
 
@@ -11,8 +15,12 @@ from qgis.core import QgsProject, QgsSettings
 PREFIX = "rossam_geo/"
 ENGINES = ("rossam", "hq-sam", "sam", "grabcut", "box")
 DEVICES = ("auto", "cpu", "cuda", "mps")
-#: Project entry holding the id of the chosen output layer (layer ids are per project).
-PROJECT_SCOPE, PROJECT_OUTPUT_KEY = "rossam_geo", "output_layer_id"
+#: Classes offered in the toolbar's class box (any other name can be typed).
+CLASSES = ("airplane", "ship", "car", "train")
+#: Project entries: the chosen output layer's id (layer ids are per project), the GeoPackage new results
+#: go to, and whether the user was asked for it already.
+PROJECT_SCOPE = "rossam_geo"
+PROJECT_OUTPUT_KEY, PROJECT_GPKG_KEY, PROJECT_ASKED_KEY = "output_layer_id", "output_gpkg", "output_asked"
 
 
 @dataclass
@@ -26,6 +34,7 @@ class PluginSettings:
         weights: weights file or registry name ("" = the engine's default).
         device: "auto", "cpu", "cuda" or "mps".
         crop_size: crop window side in pixels around each box (512 in the paper).
+        active_class: class written to the ``class`` field of boxes drawn on the map ("" = none).
     """
 
     backend: str = ""
@@ -33,6 +42,7 @@ class PluginSettings:
     weights: str = ""
     device: str = "auto"
     crop_size: int = 512
+    active_class: str = ""
 
     @classmethod
     def load(cls) -> PluginSettings:
@@ -76,11 +86,20 @@ class PluginSettings:
         return params
 
 
-def output_layer_id() -> str:
-    """Id of the output layer chosen for the current project ("" = a memory layer made on demand)."""
-    value, _ok = QgsProject.instance().readEntry(PROJECT_SCOPE, PROJECT_OUTPUT_KEY, "")
+def project_entry(key: str) -> str:
+    """A ROS-SAM entry of the current project ("" when unset)."""
+    value, _ok = QgsProject.instance().readEntry(PROJECT_SCOPE, key, "")
     return str(value)
 
 
+def set_project_entry(key: str, value: str | None) -> None:
+    QgsProject.instance().writeEntry(PROJECT_SCOPE, key, value or "")
+
+
+def output_layer_id() -> str:
+    """Id of the output layer chosen for the current project ("" = the project's GeoPackage layer)."""
+    return project_entry(PROJECT_OUTPUT_KEY)
+
+
 def set_output_layer_id(layer_id: str | None) -> None:
-    QgsProject.instance().writeEntry(PROJECT_SCOPE, PROJECT_OUTPUT_KEY, layer_id or "")
+    set_project_entry(PROJECT_OUTPUT_KEY, layer_id)

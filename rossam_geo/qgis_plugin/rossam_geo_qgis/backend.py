@@ -22,61 +22,11 @@ from typing import Any
 from qgis.core import Qgis, QgsMessageLog
 from qgis.PyQt.QtCore import QCoreApplication, QObject, QProcess, Qt, QThread, pyqtSignal
 
+from .calls import CANCELLED, JOB_METHODS, BackendError, PendingCall, ProgressCallback
+
+__all__ = ["CANCELLED", "LOG_TAG", "BackendClient", "BackendError", "PendingCall"]
+
 LOG_TAG = "ROS-SAM"
-
-#: JSON-RPC error code of a cancelled request (see docs/qgis.md).
-CANCELLED = -32003
-
-ProgressCallback = Callable[[int, int], None]
-
-
-class BackendError(Exception):
-    """A request failed: the backend answered with an error, could not start, or stopped.
-
-    Attributes:
-        message: text for the message bar.
-        code: the JSON-RPC error code, or None when the backend did not answer.
-    """
-
-    def __init__(self, message: str, code: int | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.code = code
-
-    @property
-    def cancelled(self) -> bool:
-        """True when the request was cancelled."""
-        return self.code == CANCELLED
-
-
-class PendingCall:
-    """A request sent to the backend and its eventual outcome (filled in by the owner thread)."""
-
-    def __init__(
-        self, request_id: int, method: str, params: dict[str, Any], on_progress: ProgressCallback | None
-    ) -> None:
-        self.id = request_id
-        self.method = method
-        self.params = params
-        self.on_progress = on_progress
-        self.result: Any = None
-        self.error: BackendError | None = None
-        self._event = threading.Event()
-
-    @property
-    def done(self) -> bool:
-        return self._event.is_set()
-
-    def resolve(self, result: Any) -> None:
-        self.result = result
-        self._event.set()
-
-    def fail(self, error: BackendError) -> None:
-        self.error = error
-        self._event.set()
-
-    def wait_event(self, timeout_s: float) -> bool:
-        return self._event.wait(timeout_s)
 
 
 class BackendClient(QObject):
@@ -96,6 +46,7 @@ class BackendClient(QObject):
     stateChanged = pyqtSignal(str, str)
     crashed = pyqtSignal(str)
     _sendRequested = pyqtSignal(object)
+    _killRequested = pyqtSignal(str)
 
     def __init__(self, command: Callable[[], tuple[str, list[str]]], parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -110,6 +61,7 @@ class BackendClient(QObject):
         self.state = "stopped"
         self.starts = 0
         self._sendRequested.connect(self._send_now, Qt.QueuedConnection)
+        self._killRequested.connect(self._kill, Qt.QueuedConnection)
 
     # ------------------------------------------------------------------------------------------ requests
     def request(
@@ -153,13 +105,12 @@ class BackendClient(QObject):
         is_cancelled: Callable[[], bool] | None = None,
         timeout_s: float | None = None,
     ) -> Any:
-        """Wait for ``call``; sends ``cancel`` once when ``is_cancelled()`` turns true."""
+        """Wait for ``call``; when ``is_cancelled()`` turns true, :meth:`abandon` it (fails at once)."""
         deadline = None if timeout_s is None else time.monotonic() + timeout_s
-        cancel_sent = False
         while not call.done:
-            if is_cancelled is not None and not cancel_sent and is_cancelled():
-                self.cancel(call)
-                cancel_sent = True
+            if is_cancelled is not None and is_cancelled():
+                self.abandon(call)
+                break
             if deadline is not None and time.monotonic() > deadline:
                 with self._lock:
                     self._pending.pop(call.id, None)
@@ -184,6 +135,28 @@ class BackendClient(QObject):
         if not call.done:
             self.request("cancel", {"id": call.id})
 
+    def abandon(self, call: PendingCall) -> None:
+        """Cancel ``call`` without waiting for the backend: it fails as cancelled at once.
+
+        The backend is asked to cancel it. A model load cannot be interrupted inside the backend, so when
+        ``call`` had not started working yet (no progress: the backend is loading the model for it) and no
+        other request waits on the backend's job thread, the backend process is killed; the next request
+        starts it again.
+        """
+        if call.done:
+            return
+        self.cancel(call)
+        with self._lock:
+            self._pending.pop(call.id, None)
+            others = [c for c in self._pending.values() if c.method in JOB_METHODS]
+        call.fail(BackendError("cancelled", CANCELLED))
+        if call.method in JOB_METHODS and not call.progressed and not others:
+            detail = "stopped while loading the model for a cancelled request; it starts with the next one"
+            if self._in_owner_thread():
+                self._kill(detail)
+            else:
+                self._killRequested.emit(detail)
+
     # --------------------------------------------------------------------------------------------- process
     def pid(self) -> int | None:
         """Process id of the running backend, or None."""
@@ -192,24 +165,32 @@ class BackendClient(QObject):
             return None
         return int(process.processId())
 
-    def stop(self, timeout_ms: int = 3000) -> None:
-        """Shut the backend down (``shutdown`` request, then kill after ``timeout_ms``)."""
+    def stop(
+        self, timeout_ms: int = 3000, detail: str = "backend stopped; it starts with the next request"
+    ) -> None:
+        """Shut the backend down (``shutdown`` request, then kill after ``timeout_ms``; 0: kill at once).
+
+        The state becomes "stopped" with ``detail`` even when no backend runs, so that an earlier "failed"
+        or "crashed" state is cleared (e.g. after the settings changed).
+        """
         process = self._process
-        if process is None:
-            return
         self._stopping = True
         try:
-            if process.state() == QProcess.Running:
-                process.write(b'{"jsonrpc":"2.0","method":"shutdown"}\n')
-                process.closeWriteChannel()
-                if not process.waitForFinished(timeout_ms):
+            if process is not None and process.state() == QProcess.Running:
+                if timeout_ms > 0:
+                    process.write(b'{"jsonrpc":"2.0","method":"shutdown"}\n')
+                    process.closeWriteChannel()
+                if timeout_ms <= 0 or not process.waitForFinished(timeout_ms):
                     process.kill()
-                    process.waitForFinished(timeout_ms)
+                    process.waitForFinished(3000)
         finally:
             self._fail_all(BackendError("the ROS-SAM backend was stopped"))
             self._drop_process()
             self._stopping = False
-            self._set_state("stopped", "backend stopped")
+            self._set_state("stopped", detail)
+
+    def _kill(self, detail: str) -> None:
+        self.stop(timeout_ms=0, detail=detail)
 
     def _in_owner_thread(self) -> bool:
         return QThread.currentThread() == self.thread()
@@ -226,8 +207,8 @@ class BackendClient(QObject):
                 call, BackendError("could not write to the ROS-SAM backend; it restarts on the next request")
             )
             return
-        if call.method == "segment":
-            self._set_state("busy", "segmenting")
+        if call.method in JOB_METHODS:
+            self._set_state("busy", "loading the model" if call.method == "load_model" else "segmenting")
 
     def _ensure_started(self) -> bool:
         if self._process is not None and self._process.state() == QProcess.Running:
@@ -299,21 +280,23 @@ class BackendClient(QObject):
             params = message.get("params") or {}
             with self._lock:
                 call = self._pending.get(params.get("id"))
-            if call is not None and call.on_progress is not None:
-                call.on_progress(int(params.get("done", 0)), int(params.get("total", 0)))
+            if call is not None:
+                call.progressed = True
+                if call.on_progress is not None:
+                    call.on_progress(int(params.get("done", 0)), int(params.get("total", 0)))
             return
         with self._lock:
             call = self._pending.pop(message.get("id"), None)
+            jobs_left = any(c.method in JOB_METHODS for c in self._pending.values())
         if call is None:
             if message.get("id") is None and "error" in message:
                 QgsMessageLog.logMessage(f"backend error: {message['error']}", LOG_TAG, Qgis.Warning)
-            return
-        if "error" in message:
+        elif "error" in message:
             error = message["error"] or {}
             call.fail(BackendError(str(error.get("message", "unknown backend error")), error.get("code")))
         else:
             call.resolve(message.get("result"))
-        if call.method == "segment" and self.state == "busy":
+        if self.state == "busy" and not jobs_left:
             self._set_state("ready", "backend running")
 
     def _on_stderr(self) -> None:

@@ -1,4 +1,4 @@
-"""Turning backend results (GeoJSON FeatureCollections) into QGIS features and the output layer."""
+"""Turning backend results (GeoJSON FeatureCollections) into QGIS features, and adding them to a layer."""
 
 from __future__ import annotations
 
@@ -13,13 +13,10 @@ from qgis.core import (
     QgsGeometry,
     QgsProject,
     QgsVectorLayer,
-    QgsWkbTypes,
 )
 from qgis.PyQt.QtCore import QVariant
 
 from .geojson import crs_string, flip_geometry_y, geometry_to_wkt
-
-OUTPUT_LAYER_NAME = "ROS-SAM objects"
 
 #: The backend's output attributes and their QGIS field types (same as the CLI's GeoPackage).
 RESULT_FIELDS: tuple[tuple[str, QVariant.Type], ...] = (
@@ -116,36 +113,16 @@ def _cast(value: Any, field: QgsField) -> Any:
     return value
 
 
-def find_or_create_output_layer(layer_id: str, crs: QgsCoordinateReferenceSystem) -> QgsVectorLayer:
-    """The chosen output layer (by id), else the project's "ROS-SAM objects" memory layer, made if absent."""
-    project = QgsProject.instance()
-    layer = project.mapLayer(layer_id) if layer_id else None
-    if isinstance(layer, QgsVectorLayer) and layer.geometryType() == QgsWkbTypes.PolygonGeometry:
-        return layer
-    for candidate in project.mapLayersByName(OUTPUT_LAYER_NAME):
-        if isinstance(candidate, QgsVectorLayer) and candidate.providerType() == "memory":
-            return candidate
-    uri = "MultiPolygon"
-    if crs.isValid():
-        uri += f"?crs={crs.authid()}" if crs.authid() else ""
-    layer = QgsVectorLayer(uri, OUTPUT_LAYER_NAME, "memory")
-    if crs.isValid():
-        layer.setCrs(crs)
-    layer.dataProvider().addAttributes(list(result_fields()))
-    layer.updateFields()
-    project.addMapLayer(layer)
-    return layer
+def add_results(layer: QgsVectorLayer, features: list[QgsFeature], text: str = "ROS-SAM object") -> int:
+    """Add features to ``layer``; returns the number added.
 
-
-def add_as_edit(layer: QgsVectorLayer, features: list[QgsFeature], text: str = "ROS-SAM object") -> int:
-    """Add features to ``layer`` as one undoable edit command (the layer is put in edit mode if needed).
-
-    Attributes are matched to the layer's fields by name. Returns the number of features added.
+    A layer the user is editing gets them as one undoable edit command (kept with the layer's other edits
+    until the user saves them); any other layer gets them written to its data source at once (a GeoPackage
+    keeps them on disk), without leaving it in edit mode. Attributes are matched to the layer's fields by
+    name.
     """
     if not features:
         return 0
-    if not layer.isEditable():
-        layer.startEditing()
     layer_fields = layer.fields()
     converted = []
     for feature in features:
@@ -156,13 +133,16 @@ def add_as_edit(layer: QgsVectorLayer, features: list[QgsFeature], text: str = "
             if index >= 0:
                 target.setAttribute(index, feature.attribute(position))
         converted.append(target)
-    layer.beginEditCommand(text)
-    ok = layer.addFeatures(converted)
-    if ok:
+    if layer.isEditable():
+        layer.beginEditCommand(text)
+        if not layer.addFeatures(converted):
+            layer.destroyEditCommand()
+            return 0
         layer.endEditCommand()
     else:
-        layer.destroyEditCommand()
-        return 0
+        ok, _added = layer.dataProvider().addFeatures(converted)
+        if not ok:
+            return 0
     layer.updateExtents()
     layer.triggerRepaint()
     return len(converted)

@@ -7,24 +7,27 @@ from typing import Any
 
 from qgis.core import Qgis, QgsApplication
 from qgis.PyQt.QtGui import QIcon
-from qgis.PyQt.QtWidgets import QAction, QToolBar
+from qgis.PyQt.QtWidgets import QAction, QComboBox, QToolBar
 
 from .backend import BackendClient, BackendError
 from .controller import MESSAGE_TITLE, SegmentController
 from .map_tool import BoxMapTool
 from .processing.provider import RossamProvider
-from .settings import PluginSettings
+from .settings import CLASSES, PluginSettings
 from .tasks import CallTask
 
 ICON = os.path.join(os.path.dirname(__file__), "icon.svg")
+MENU = "ROS-SAM"
+#: QGIS theme icon of each backend state: switched off, waiting (stopwatch), done (check), warning, error.
 STATUS_ICONS = {
-    "stopped": "/mIconPointCloudLayer.svg",
-    "starting": "/mTaskRunning.svg",
+    "stopped": "/repositoryDisabled.svg",
+    "starting": "/mIconStopwatch.svg",
     "ready": "/mIconSuccess.svg",
-    "busy": "/mTaskRunning.svg",
+    "busy": "/mIconStopwatch.svg",
     "crashed": "/mIconWarning.svg",
-    "failed": "/mIconWarning.svg",
+    "failed": "/mIconCritical.svg",
 }
+SETTINGS_CHANGED = "settings changed; the backend starts with the next request"
 
 
 class RossamGeoPlugin:
@@ -36,6 +39,7 @@ class RossamGeoPlugin:
         self.actions: list[QAction] = []
         self.box_action: QAction | None = None
         self.status_action: QAction | None = None
+        self.class_box: QComboBox | None = None
         self.map_tool: BoxMapTool | None = None
         self.provider: RossamProvider | None = None
         self.client: BackendClient | None = None
@@ -65,8 +69,11 @@ class RossamGeoPlugin:
         for action in (self.box_action, settings_action, self.status_action):
             self.toolbar.addAction(action)
             self.actions.append(action)
-        self.iface.addPluginToMenu("ROS-SAM", settings_action)
+        for action in (self.box_action, settings_action):
+            self.iface.addPluginToMenu(MENU, action)
         self._show_state("stopped", "backend not started; it starts with the first request")
+        self.class_box = self._class_box()
+        self.toolbar.addWidget(self.class_box)
 
         self.map_tool = BoxMapTool(self.iface.mapCanvas())
         self.map_tool.setAction(self.box_action)
@@ -89,12 +96,13 @@ class RossamGeoPlugin:
             self.map_tool.deleteLater()
             self.map_tool = None
         for action in self.actions:
-            self.iface.removePluginMenu("ROS-SAM", action)
+            self.iface.removePluginMenu(MENU, action)
             if self.toolbar is not None:
                 self.toolbar.removeAction(action)
             action.deleteLater()
         self.actions = []
         self.box_action = self.status_action = None
+        self.class_box = None
         if self.toolbar is not None:
             self.toolbar.deleteLater()
             self.toolbar = None
@@ -112,11 +120,35 @@ class RossamGeoPlugin:
         elif self.map_tool is not None and canvas.mapTool() is self.map_tool:
             canvas.unsetMapTool(self.map_tool)
 
+    def _class_box(self) -> QComboBox:
+        box = QComboBox(self.toolbar)
+        box.setEditable(True)
+        box.setMinimumContentsLength(10)
+        box.addItems(["", *CLASSES])
+        box.lineEdit().setPlaceholderText("class")
+        tip = "Class written to the 'class' field of the next boxes drawn (choose or type one; empty: none)"
+        box.setToolTip(tip)
+        box.lineEdit().setToolTip(tip)
+        box.setCurrentText(PluginSettings.load().active_class)
+        box.currentTextChanged.connect(self.set_active_class)
+        return box
+
+    def set_active_class(self, name: str) -> None:
+        """Make ``name`` the class of the next boxes drawn (saved with the settings)."""
+        settings = PluginSettings.load()
+        settings.active_class = name.strip()
+        settings.save()
+
     def _open_settings(self) -> None:
         from .settings_dialog import SettingsDialog
 
-        if SettingsDialog(self.iface.mainWindow()).exec_() and self.client is not None:
-            self.client.stop()  # the next request starts the backend with the new program
+        if SettingsDialog(self.iface.mainWindow()).exec_():
+            self.settings_changed()
+
+    def settings_changed(self) -> None:
+        """Stop the backend so that the next request starts it with the new settings; clears its status."""
+        if self.client is not None:
+            self.client.stop(detail=SETTINGS_CHANGED)
 
     def _ping(self) -> None:
         if self.client is None:
@@ -143,6 +175,7 @@ class RossamGeoPlugin:
             return
         self.status_action.setIcon(QgsApplication.getThemeIcon(STATUS_ICONS.get(state, "/mIconWarning.svg")))
         self.status_action.setText(f"ROS-SAM backend: {state}")
+        self.status_action.setData(state)
         self.status_action.setToolTip(f"ROS-SAM backend: {state}\n{detail}\nClick to check the backend.")
 
     def _show_crash(self, message: str) -> None:
