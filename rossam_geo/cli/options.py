@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from rossam_geo.engines import engine_names
+from rossam_geo.engines import engine_names, weight_free_engines
 
 F = Callable[..., Any]
 
@@ -107,7 +107,7 @@ def speed_engine_options(
         chosen["attention"] = attention
     if compile_encoder:
         chosen["compile"] = True
-    if chosen and engine in ("box", "grabcut"):
+    if chosen and engine in weight_free_engines():
         flags = ", ".join("--compile" if k == "compile" else f"--{k}" for k in chosen)
         raise click.UsageError(f"{flags}: only for the rossam, sam and hq-sam engines, not {engine!r}")
     return chosen

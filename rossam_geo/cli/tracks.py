@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 from rossam_geo.cli.options import engine_options, parse_bands, verbosity_options
+from rossam_geo.engines import weight_free_engines
 
 
 def _parse_class_map(ctx: click.Context, param: click.Parameter, value: str | None) -> dict[int, str] | None:
@@ -170,7 +171,7 @@ def _run(frames: str, annotations: str, output: str, console: Any, o: dict[str, 
         fps=fps,
         start_time=o["start_time"],
     )
-    if o["temporal"] and o["engine"] in ("box", "grabcut"):
+    if o["temporal"] and o["engine"] in weight_free_engines():
         console.print(f"note: --temporal leaves the masks of the {o['engine']!r} engine unchanged")
     mode = "overwrite" if o["overwrite"] else "resume" if o["resume"] else "create"
     n_frames = len({b.frame for b in boxes})

@@ -20,11 +20,18 @@ ENGINE_FACTORIES: dict[str, str] = {
     "sam": "rossam_geo.engines.sam:build_sam_engine",
     "hq-sam": "rossam_geo.engines.sam:build_hq_sam_engine",
 }
+#: the engines that run a network with weights (the SAM family); the others need no weights.
+WEIGHTED_ENGINES: frozenset[str] = frozenset({"rossam", "sam", "hq-sam"})
 
 
 def engine_names() -> list[str]:
     """Names accepted by :func:`get_engine`, in registry order."""
     return list(ENGINE_FACTORIES)
+
+
+def weight_free_engines() -> tuple[str, ...]:
+    """Names of the engines without weights or model (``box``, ``grabcut``), in registry order."""
+    return tuple(name for name in ENGINE_FACTORIES if name not in WEIGHTED_ENGINES)
 
 
 def get_engine(name: str, **options: Any) -> Engine:
@@ -43,4 +50,12 @@ def get_engine(name: str, **options: Any) -> Engine:
     return engine
 
 
-__all__ = ["Engine", "EnginePrediction", "ENGINE_FACTORIES", "engine_names", "get_engine"]
+__all__ = [
+    "ENGINE_FACTORIES",
+    "WEIGHTED_ENGINES",
+    "Engine",
+    "EnginePrediction",
+    "engine_names",
+    "get_engine",
+    "weight_free_engines",
+]

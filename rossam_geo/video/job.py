@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import pyproj
 
+from rossam_geo.engines import weight_free_engines
 from rossam_geo.errors import InputError
 from rossam_geo.video.annotations import TrackBox
 from rossam_geo.video.frames import FrameSource, open_frames
@@ -26,7 +27,7 @@ __all__ = ["WEIGHT_FREE_ENGINES", "Chunk", "TrackJob", "plan_chunks"]
 
 
 #: Engines without a model; temporal refinement leaves their masks unchanged.
-WEIGHT_FREE_ENGINES = ("box", "grabcut")
+WEIGHT_FREE_ENGINES = weight_free_engines()
 
 
 @dataclass(frozen=True)
