@@ -20,8 +20,8 @@ ENGINE_FACTORIES: dict[str, str] = {
     "sam": "rossam_geo.engines.sam:build_sam_engine",
     "hq-sam": "rossam_geo.engines.sam:build_hq_sam_engine",
 }
-#: the engines that run a network with weights (the SAM family); the others need no weights.
-WEIGHTED_ENGINES: frozenset[str] = frozenset({"rossam", "sam", "hq-sam"})
+#: the registered engines that need no weights and no model (baselines; temporal help leaves them as is).
+WEIGHT_FREE: frozenset[str] = frozenset({"box", "grabcut"})
 
 
 def engine_names() -> list[str]:
@@ -31,7 +31,12 @@ def engine_names() -> list[str]:
 
 def weight_free_engines() -> tuple[str, ...]:
     """Names of the engines without weights or model (``box``, ``grabcut``), in registry order."""
-    return tuple(name for name in ENGINE_FACTORIES if name not in WEIGHTED_ENGINES)
+    return tuple(name for name in ENGINE_FACTORIES if name in WEIGHT_FREE)
+
+
+def weighted_engines() -> tuple[str, ...]:
+    """Names of the engines that run a model with weights (the SAM family), in registry order."""
+    return tuple(name for name in ENGINE_FACTORIES if name not in WEIGHT_FREE)
 
 
 def get_engine(name: str, **options: Any) -> Engine:
@@ -52,10 +57,11 @@ def get_engine(name: str, **options: Any) -> Engine:
 
 __all__ = [
     "ENGINE_FACTORIES",
-    "WEIGHTED_ENGINES",
+    "WEIGHT_FREE",
     "Engine",
     "EnginePrediction",
     "engine_names",
     "get_engine",
     "weight_free_engines",
+    "weighted_engines",
 ]

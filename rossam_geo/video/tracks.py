@@ -1,10 +1,10 @@
 """The tracks job: annotated boxes in a sequence of frames -> one polygon per (frame, track) in a GeoPackage.
 
 Frames are processed in chunks of whole frames. After each chunk its features are appended to the GeoPackage
-(an atomic replace of the file), so the GeoPackage alone records what is done: a resumed run reads the
-(frame, track_id) pairs already there and segments only the others. A run killed at any moment therefore
-loses at most the chunk in progress and never writes a pair twice. There is no separate journal, so there is
-no window in which data and journal disagree.
+in one transaction (:class:`rossam_geo.segmentation.LayerSink`), so the GeoPackage alone records what is done:
+a resumed run reads the (frame, track_id) pairs already there and segments only the others. A run killed at
+any moment therefore loses at most the chunk in progress and never writes a pair twice. There is no separate
+journal, so there is no window in which data and journal disagree.
 
 Each chunk is independent of the others (with ``temporal`` it also re-segments, without writing, the frame
 before each track's first box in the chunk), so chunks can run in any order, in any process: see
@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     import geopandas
 
     from rossam_geo.engines.base import Engine
+    from rossam_geo.segmentation.sink import LayerSink
 
 __all__ = [
     "TRACK_COLUMNS",
@@ -39,9 +40,10 @@ __all__ = [
     "Chunk",
     "TrackJob",
     "TracksResult",
+    "annotations_fingerprint",
+    "open_tracks_output",
     "output_crs_of",
     "plan_chunks",
-    "prepare_output",
     "records_to_frame",
     "run_tracks",
     "segment_chunk",
@@ -82,9 +84,9 @@ def _window_masks(
         ArraySource(rgb),
         boxes_px,
         engine,
-        crop_size=job.crop_size,
-        upsample=job.upsample,
-        batch_size=job.batch_size,
+        crop_size=job.options.crop_size,
+        upsample=job.options.upsample,
+        batch_size=job.options.batch_size,
     )
     yield from zip(boxes, outcomes, strict=True)
 
@@ -239,11 +241,18 @@ def segment_chunk(
                     mask,
                     transform,
                     box_px_xyxy=tuple(float(v) for v in plan.box_to_window(outcome.box_px_xyxy)),
-                    all_parts=job.all_parts,
-                    simplify_px=job.simplify_px,
+                    all_parts=job.options.all_parts,
+                    simplify_px=job.options.simplify_px,
+                    min_region_px=job.options.min_region_px,
                 )
                 if geometry.is_empty:
                     status, reason = "failed", "the mask does not overlap the box"
+            min_score = job.options.min_score
+            if status == "ok" and min_score is not None and float(outcome.score) < min_score:
+                status = "low_score"
+                reason = "; ".join(
+                    r for r in (reason, f"score {outcome.score:.3f} is below min_score {min_score:g}") if r
+                )
             records.append(
                 _record(
                     job,
@@ -318,30 +327,43 @@ def output_crs_of(source: FrameSource) -> pyproj.CRS | None:
     return source.info(numbers[0]).crs
 
 
-def prepare_output(
-    out_path: str, layer: str, mode: Literal["create", "overwrite", "resume"]
-) -> tuple[set[tuple[int, int]], Literal["create", "overwrite", "append"]]:
-    """Check the output and read what is done.
+def open_tracks_output(
+    out_path: str, layer: str, mode: Literal["create", "overwrite", "resume"], annotations: Sequence[TrackBox]
+) -> tuple[LayerSink, set[tuple[int, int]]]:
+    """Check the output before any work, and read what is done.
+
+    The fingerprint of the annotations (frame, track and box of each) is kept with the layer; resuming with
+    other annotations is refused.
 
     Returns:
-        (done (frame, track_id) pairs, write mode of the first chunk).
+        (the sink, done (frame, track_id) pairs).
 
     Raises:
         OutputExistsError: ``mode="create"`` and the output exists.
+        InputError: resuming a layer that is not a tracks output or was made from other annotations.
     """
     from pathlib import Path
 
-    from rossam_geo.errors import OutputExistsError
+    from rossam_geo.segmentation.sink import LayerSink, OutputTarget
     from rossam_geo.video.outputs import read_done_pairs
 
-    exists = Path(out_path).exists()
-    if mode == "create" and exists:
-        raise OutputExistsError(
-            f"output {out_path!r} exists; use --resume to continue that run or --overwrite to start again"
-        )
-    if mode == "resume" and exists:
-        return read_done_pairs(out_path, layer), "append"
-    return set(), "overwrite" if mode == "overwrite" else "create"
+    target = OutputTarget(Path(out_path), layer, mode)
+    target.check(hint="use --resume to continue that run or --overwrite to start again")
+    sink = LayerSink(target, every_seconds=0.0, every_features=1)
+    done = read_done_pairs(out_path, layer) if sink.resuming else set()
+    fingerprint = annotations_fingerprint(annotations)
+    sink.check_prompts("tracks", fingerprint, "annotations")
+    sink.remember({"tracks": fingerprint})
+    return sink, done
+
+
+def annotations_fingerprint(annotations: Sequence[TrackBox]) -> str:
+    """SHA-256 of the (frame, track_id, box) of every annotation, in (frame, track) order."""
+    import hashlib
+    import json
+
+    items = sorted((b.frame, b.track_id, [float(v) for v in b.box_px_xyxy]) for b in annotations)
+    return "sha256:" + hashlib.sha256(json.dumps(items).encode("utf-8")).hexdigest()
 
 
 def run_tracks(
@@ -371,20 +393,18 @@ def run_tracks(
     Returns:
         A :class:`TracksResult`.
     """
-    from rossam_geo.io import write_features
-
-    done, write_mode = prepare_output(out_path, layer, mode)
+    sink, done = open_tracks_output(out_path, layer, mode, annotations)
     result = TracksResult(already_done=len({(b.frame, b.track_id) for b in annotations} & done))
     chunks = plan_chunks(annotations, done, frames_per_chunk=frames_per_chunk, temporal=job.temporal)
+    crs = job.output_crs()
     if not chunks:
+        sink.finish(records_to_frame([], crs))
         return result
     engine = engine or job.build_engine()
     source = job.open_frames()
-    crs = job.output_crs()
     for chunk in chunks:
         gdf = records_to_frame(segment_chunk(job, chunk, engine, source), crs)
-        write_features(gdf, out_path, layer=layer, mode=write_mode)
-        write_mode = "append"
+        sink.write(gdf)
         result.add(gdf)
         if on_chunk is not None:
             on_chunk(chunk, result)

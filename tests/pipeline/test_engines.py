@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rossam_geo.engines import WEIGHTED_ENGINES, engine_names, get_engine, weight_free_engines
+from rossam_geo.engines import engine_names, get_engine, weight_free_engines, weighted_engines
 from rossam_geo.engines.base import Engine
 from rossam_geo.engines.box import box_logits
 from rossam_geo.engines.grabcut import GrabCutEngine
@@ -32,7 +32,8 @@ def test_box_engine_marks_pixels_whose_centre_is_in_the_box():
 
 def test_the_registry_names_the_weight_free_engines():
     assert weight_free_engines() == ("box", "grabcut")
-    assert set(weight_free_engines()) | WEIGHTED_ENGINES == set(engine_names())
+    assert weighted_engines() == ("rossam", "sam", "hq-sam")
+    assert set(weight_free_engines()) | set(weighted_engines()) == set(engine_names())
 
 
 def test_the_box_engine_runs_without_importing_torch(tmp_path):
