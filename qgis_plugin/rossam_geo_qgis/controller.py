@@ -96,7 +96,8 @@ class SegmentController:
                 bar.pushMessage(MESSAGE_TITLE, text, level=Qgis.Critical, duration=10)
             return
         source_crs = result_crs(collection, raster.crs())
-        layer = find_or_create_output_layer(output_layer_id(), source_crs)
+        schema = self.client.backend_info()["output_schema"]  # asked by the task, so no wait here
+        layer = find_or_create_output_layer(output_layer_id(), source_crs, schema)
         features = to_features(
             collection,
             layer.fields(),

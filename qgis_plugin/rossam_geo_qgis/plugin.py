@@ -115,7 +115,8 @@ class RossamGeoPlugin:
     def _open_settings(self) -> None:
         from .settings_dialog import SettingsDialog
 
-        if SettingsDialog(self.iface.mainWindow()).exec_() and self.client is not None:
+        engines = (self.client.info or {}).get("engines") if self.client is not None else None
+        if SettingsDialog(self.iface.mainWindow(), engines).exec_() and self.client is not None:
             self.client.stop()  # the next request starts the backend with the new program
 
     def _ping(self) -> None:
@@ -127,6 +128,8 @@ class RossamGeoPlugin:
 
     def _show_version(self, result: dict[str, Any] | None, error: BackendError | None) -> None:
         self._check_task = None
+        if result is not None and self.client is not None:
+            self.client.info = dict(result)
         bar = self.iface.messageBar()
         if error is not None or result is None:
             text = error.message if error is not None else "no answer"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from qgis.core import (
@@ -21,29 +22,19 @@ from .geojson import crs_string, flip_geometry_y, geometry_to_wkt
 
 OUTPUT_LAYER_NAME = "ROS-SAM objects"
 
-#: The backend's output attributes and their QGIS field types (same as the CLI's GeoPackage).
-RESULT_FIELDS: tuple[tuple[str, QVariant.Type], ...] = (
-    ("prompt_id", QVariant.String),
-    ("class", QVariant.String),
-    ("score", QVariant.Double),
-    ("area", QVariant.Double),
-    ("area_unit", QVariant.String),
-    ("engine", QVariant.String),
-    ("model", QVariant.String),
-    ("crop_size", QVariant.Int),
-    ("upsample", QVariant.Double),
-    ("source", QVariant.String),
-    ("created", QVariant.String),
-    ("status", QVariant.String),
-    ("reason", QVariant.String),
-)
+#: QGIS field types of the types of the backend's output schema (its ``version`` reply).
+FIELD_TYPES: dict[str, QVariant.Type] = {
+    "integer": QVariant.LongLong,
+    "real": QVariant.Double,
+    "string": QVariant.String,
+}
 
 
-def result_fields() -> QgsFields:
-    """QgsFields of the output attributes."""
+def result_fields(schema: Mapping[str, str]) -> QgsFields:
+    """QgsFields of the output attributes, from the backend's output schema (field name -> type)."""
     out = QgsFields()
-    for name, kind in RESULT_FIELDS:
-        out.append(QgsField(name, kind))
+    for name, kind in schema.items():
+        out.append(QgsField(name, FIELD_TYPES.get(kind, QVariant.String)))
     return out
 
 
@@ -116,8 +107,11 @@ def _cast(value: Any, field: QgsField) -> Any:
     return value
 
 
-def find_or_create_output_layer(layer_id: str, crs: QgsCoordinateReferenceSystem) -> QgsVectorLayer:
-    """The chosen output layer (by id), else the project's "ROS-SAM objects" memory layer, made if absent."""
+def find_or_create_output_layer(
+    layer_id: str, crs: QgsCoordinateReferenceSystem, schema: Mapping[str, str]
+) -> QgsVectorLayer:
+    """The chosen output layer (by id), else the project's "ROS-SAM objects" memory layer, made if absent
+    with the fields of the backend's output ``schema``."""
     project = QgsProject.instance()
     layer = project.mapLayer(layer_id) if layer_id else None
     if isinstance(layer, QgsVectorLayer) and layer.geometryType() == QgsWkbTypes.PolygonGeometry:
@@ -131,7 +125,7 @@ def find_or_create_output_layer(layer_id: str, crs: QgsCoordinateReferenceSystem
     layer = QgsVectorLayer(uri, OUTPUT_LAYER_NAME, "memory")
     if crs.isValid():
         layer.setCrs(crs)
-    layer.dataProvider().addAttributes(list(result_fields()))
+    layer.dataProvider().addAttributes(list(result_fields(schema)))
     layer.updateFields()
     project.addMapLayer(layer)
     return layer

@@ -9,7 +9,6 @@ from dataclasses import dataclass, fields
 from qgis.core import QgsProject, QgsSettings
 
 PREFIX = "rossam_geo/"
-ENGINES = ("rossam", "hq-sam", "sam", "grabcut", "box")
 DEVICES = ("auto", "cpu", "cuda", "mps")
 #: Project entry holding the id of the chosen output layer (layer ids are per project).
 PROJECT_SCOPE, PROJECT_OUTPUT_KEY = "rossam_geo", "output_layer_id"
@@ -22,7 +21,7 @@ class PluginSettings:
     Attributes:
         backend: the ``rossam-geo`` executable, or a Python interpreter that has rossam_geo installed
             ("" = ``rossam-geo`` found on PATH).
-        engine: engine name (see ``ENGINES``).
+        engine: engine name (one of the ``engines`` of the backend's ``version`` reply).
         weights: weights file or registry name ("" = the engine's default).
         device: "auto", "cpu", "cuda" or "mps".
         crop_size: crop window side in pixels around each box (512 in the paper).

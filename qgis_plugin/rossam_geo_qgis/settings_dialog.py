@@ -6,13 +6,19 @@ from qgis.core import QgsMapLayerProxyModel
 from qgis.gui import QgsFileWidget, QgsMapLayerComboBox
 from qgis.PyQt.QtWidgets import QComboBox, QDialog, QDialogButtonBox, QFormLayout, QSpinBox, QWidget
 
-from .settings import DEVICES, ENGINES, PluginSettings, output_layer_id, set_output_layer_id
+from .settings import DEVICES, PluginSettings, output_layer_id, set_output_layer_id
 
 
 class SettingsDialog(QDialog):
-    """Edits :class:`PluginSettings` (QgsSettings) and the project's output layer."""
+    """Edits :class:`PluginSettings` (QgsSettings) and the project's output layer.
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    Args:
+        parent: Qt parent.
+        engines: the backend's engines (its ``version`` reply), when it has answered; the engine can also be
+            typed.
+    """
+
+    def __init__(self, parent: QWidget | None = None, engines: list[str] | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("ROS-SAM settings")
         settings = PluginSettings.load()
@@ -28,7 +34,7 @@ class SettingsDialog(QDialog):
 
         self.engine = QComboBox(self)
         self.engine.setEditable(True)
-        self.engine.addItems(list(ENGINES))
+        self.engine.addItems(list(engines or [settings.engine]))
         self.engine.setCurrentText(settings.engine)
         form.addRow("Engine", self.engine)
 

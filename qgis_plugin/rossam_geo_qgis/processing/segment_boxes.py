@@ -26,7 +26,7 @@ from qgis.PyQt.QtCore import QVariant
 
 from ..backend import BackendClient, BackendError
 from ..results import result_crs, result_fields, to_features
-from ..settings import DEVICES, ENGINES, PluginSettings
+from ..settings import DEVICES, PluginSettings
 from ..tasks import SegmentRequest, raster_path, run_segment_request
 
 
@@ -77,14 +77,8 @@ class SegmentBoxesAlgorithm(QgsProcessingAlgorithm):
         self.addParameter(
             QgsProcessingParameterFeatureSource(self.BOXES, "Boxes", [QgsProcessing.TypeVectorAnyGeometry])
         )
-        engines = list(ENGINES)
         self.addParameter(
-            QgsProcessingParameterEnum(
-                self.ENGINE,
-                "Engine",
-                engines,
-                defaultValue=engines.index(settings.engine) if settings.engine in engines else 0,
-            )
+            QgsProcessingParameterString(self.ENGINE, "Engine (a name the backend knows)", settings.engine)
         )
         self.addParameter(
             QgsProcessingParameterString(
@@ -115,14 +109,22 @@ class SegmentBoxesAlgorithm(QgsProcessingAlgorithm):
             raise QgsProcessingException(self.invalidRasterError(parameters, self.RASTER))
         if source is None:
             raise QgsProcessingException(self.invalidSourceError(parameters, self.BOXES))
-        engine = list(ENGINES)[self.parameterAsEnum(parameters, self.ENGINE, context)]
+        engine = self.parameterAsString(parameters, self.ENGINE, context).strip()
         weights = self.parameterAsString(parameters, self.WEIGHTS, context).strip()
         device = list(DEVICES)[self.parameterAsEnum(parameters, self.DEVICE, context)]
         crop_size = self.parameterAsInt(parameters, self.CROP_SIZE, context)
 
+        try:
+            backend = self._client().backend_info(is_cancelled=feedback.isCanceled)
+        except BackendError as exc:
+            raise QgsProcessingException(exc.message) from None
+        if engine not in backend["engines"]:
+            raise QgsProcessingException(
+                f"unknown engine {engine!r}; the backend offers: {', '.join(backend['engines'])}"
+            )
         fields = QgsFields()
         fields.append(QgsField("box_fid", QVariant.LongLong))
-        for field in result_fields():
+        for field in result_fields(backend["output_schema"]):
             fields.append(field)
         sink, dest_id = self.parameterAsSink(
             parameters, self.OUTPUT, context, fields, QgsWkbTypes.MultiPolygon, raster.crs()
