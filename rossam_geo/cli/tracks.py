@@ -211,13 +211,14 @@ def _run(frames: str, annotations: str, output: str, console: Any, o: dict[str, 
 def _check_extra_outputs(o: dict[str, Any]) -> None:
     """Refuse existing mask/COCO/report outputs before any work (unless --overwrite or --resume)."""
     from rossam_geo.errors import OutputExistsError
+    from rossam_geo.io import list_files
 
     if o["overwrite"] or o["resume"]:
         return
     for option, value in (("--coco", o["coco"]), ("--report", o["report"])):
         if value and Path(value).exists():
             raise OutputExistsError(f"{option} output {value!r} exists; use --overwrite to replace it")
-    if o["masks_dir"] and Path(o["masks_dir"]).is_dir() and any(Path(o["masks_dir"]).glob("*.png")):
+    if o["masks_dir"] and Path(o["masks_dir"]).is_dir() and list_files(o["masks_dir"], pattern="*.png"):
         raise OutputExistsError(
             f"--masks-dir {o['masks_dir']!r} already holds PNG files; use --overwrite or another folder"
         )

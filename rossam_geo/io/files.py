@@ -10,7 +10,7 @@ from pathlib import Path
 
 from rossam_geo.errors import InputError
 
-__all__ = ["SCENE_SUFFIXES", "expand_scenes", "list_files", "natural_key", "read_text"]
+__all__ = ["SCENE_SUFFIXES", "expand_scenes", "list_files", "natural_key", "read_head", "read_text"]
 
 #: File endings taken as scenes when a folder is given.
 SCENE_SUFFIXES = (".tif", ".tiff", ".vrt", ".jp2", ".img", ".png", ".jpg", ".jpeg")
@@ -33,17 +33,26 @@ def list_files(folder: str | Path, suffixes: Sequence[str] | None = None, patter
     return sorted(files, key=lambda p: natural_key(p.name))
 
 
-def read_text(path: str | Path, what: str, error: type[Exception] = InputError) -> str:
+def read_text(path: str | Path, what: str | None = None, error: type[Exception] = InputError) -> str:
     """The whole text of a UTF-8 file (a byte-order mark is dropped).
 
     Raises:
-        ``error``: the file cannot be read or is not UTF-8 text; the message names ``what`` it should be.
+        ``error``: with ``what``, the file cannot be read or is not UTF-8 text; the message names ``what``
+            it should be. Without ``what``, the ``OSError`` or ``UnicodeDecodeError`` itself.
     """
     path = Path(path)
     try:
         return path.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
+        if what is None:
+            raise
         raise error(f"cannot read {path.name!r} as {what}: {exc}") from None
+
+
+def read_head(path: str | Path, n_chars: int = 4096) -> str:
+    """The first ``n_chars`` characters of a UTF-8 text file (to tell formats apart)."""
+    with open(path, encoding="utf-8", errors="replace") as f:
+        return f.read(n_chars)
 
 
 def expand_scenes(specs: Sequence[str]) -> list[str]:

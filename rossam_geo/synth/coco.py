@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from rossam_geo.errors import OutputExistsError
+from rossam_geo.io import write_image_rgb, write_text_atomic
 from rossam_geo.synth.scene import CATEGORIES, generate_scene
 
 ANNOTATIONS_FILE = "annotations.json"
@@ -69,7 +67,7 @@ def write_coco_dataset(
         if not scene.classes:
             continue
         name = f"images/synth_{seed}_{i:06d}.png"
-        cv2.imwrite(str(out / name), cv2.cvtColor(scene.image_rgb, cv2.COLOR_RGB2BGR))
+        write_image_rgb(out / name, scene.image_rgb)
         image_id = len(images) + 1
         images.append(
             {"id": image_id, "file_name": name, "width": size_px, "height": size_px, "kind": scene.kind}
@@ -93,8 +91,5 @@ def write_coco_dataset(
         "annotations": annotations,
         "categories": [{"id": i, "name": n} for n, i in cat_ids.items()],
     }
-    fd, tmp = tempfile.mkstemp(dir=out, prefix=".annotations.", suffix=".tmp")
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        json.dump(payload, f)
-    os.replace(tmp, ann_path)
+    write_text_atomic(ann_path, json.dumps(payload))
     return ann_path

@@ -22,8 +22,8 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
-from rossam_geo.atomic import atomic_path, write_text_atomic
 from rossam_geo.errors import InputError, OutputExistsError
+from rossam_geo.io.atomic import atomic_path, write_text_atomic
 from rossam_geo.train.config import TrainConfig
 
 if TYPE_CHECKING:
@@ -188,7 +188,7 @@ def build_model(config: TrainConfig) -> tuple[RosSam, str, str]:
         gradient_checkpointing=config.use_grad_checkpointing,
     )
     if config.base_weights:
-        from rossam_geo.hashing import sha256_file
+        from rossam_geo.io.hashing import sha256_file
         from rossam_geo.model.checkpoint import load_official
         from rossam_geo.weights import resolve_weights
 

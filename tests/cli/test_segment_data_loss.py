@@ -62,7 +62,9 @@ def test_overwrite_replaces_only_the_output_layer(tmp_path, scene):
     assert gpd.read_file(project, layer="roads").equals(roads_before)
     assert len(gpd.read_file(project, layer="results")) == 3
     refused = _segment(scene, project, "--prompt-layer", "boxes", "-o", project, "--layer-name", "results")
-    assert refused.exit_code == 1 and "exists; use --overwrite to replace its layer 'results'" in refused.stderr
+    assert (
+        refused.exit_code == 1 and "exists; use --overwrite to replace its layer 'results'" in refused.stderr
+    )
 
 
 def test_writing_over_the_prompts_own_layer_is_refused_and_the_file_unchanged(tmp_path, scene):

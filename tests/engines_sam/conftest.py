@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from rossam_geo.hashing import sha256_file
+from rossam_geo.io.hashing import sha256_file
 from rossam_geo.model.build import build_rossam
 from rossam_geo.model.checkpoint import load_official, save_adapter
 from rossam_geo.model.config import CONFIGS

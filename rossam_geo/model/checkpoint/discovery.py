@@ -62,7 +62,7 @@ def random_network(config: RosSamConfig | str, lora_rank: int) -> tuple[RosSam, 
 
 def adapter_base_path(meta: AdapterMetadata, adapter: Path, base_weights: str | Path | None) -> Path:
     """Find and verify (SHA-256) the base weights an adapter was trained on."""
-    from rossam_geo.hashing import sha256_file
+    from rossam_geo.io.hashing import sha256_file
 
     name = str(base_weights) if base_weights is not None else meta.base_name
     if not name or name.startswith("random-init:"):

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from rossam_geo.atomic import atomic_path, write_bytes_atomic, write_text_atomic
+from rossam_geo.io.atomic import atomic_path, write_bytes_atomic, write_text_atomic
 
 
 def test_write_replaces_the_file_and_leaves_no_temporary(tmp_path: Path):
