@@ -9,29 +9,12 @@ import geopandas as gpd
 import pyogrio
 import pyproj
 import pytest
-import shapely
 
 from rossam_geo.errors import InputError, OutputExistsError
 from rossam_geo.io import write_features
 from rossam_geo.segmentation.run import _Chunks
 from rossam_geo.segmentation.sink import FINGERPRINT_KEY, LayerSink, OutputTarget
-
-UTM33 = "EPSG:32633"
-
-
-def _features(prompt_ids: list[int], status: str = "ok") -> gpd.GeoDataFrame:
-    """One 1 m x 2 m box per prompt id, side by side in UTM 33N (x = 500000 + prompt id)."""
-    geoms = [shapely.box(500000 + i, 5000000, 500001 + i, 5000002) for i in prompt_ids]
-    return gpd.GeoDataFrame(
-        {"prompt_id": prompt_ids, "status": [status] * len(prompt_ids), "score": [0.5] * len(prompt_ids)},
-        geometry=geoms,
-        crs=UTM33,
-    )
-
-
-def _by_fid(path: Path, layer: str = "objects") -> dict[int, int]:
-    table = pyogrio.read_dataframe(path, layer=layer, read_geometry=False, fid_as_index=True)
-    return {int(fid): int(p) for fid, p in zip(table.index, table["prompt_id"], strict=True)}
+from tests.geo.test_io_write_chunks import _by_fid, _features
 
 
 def _sink(path: Path, mode: str = "create", **kwargs: Any) -> LayerSink:
