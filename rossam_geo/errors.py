@@ -49,3 +49,7 @@ class DownloadError(WeightsError):
 
 class ChecksumError(DownloadError):
     """A file's SHA-256 does not match the registry."""
+
+
+class CancelledError(RossamError):
+    """A run was cancelled before it finished (the worker's ``cancel`` request)."""

@@ -12,7 +12,7 @@ from affine import Affine
 from shapely import affinity
 from shapely.geometry.base import BaseGeometry
 
-from rossam_geo.atomic import write_bytes_atomic
+from rossam_geo.io.atomic import write_bytes_atomic
 from rossam_geo.pipeline.run import ReaderSource, WindowSource
 
 #: RGB colours.

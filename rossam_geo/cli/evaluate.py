@@ -7,8 +7,7 @@ from typing import Any
 
 import click
 
-#: Engines that run without model weights; a bare --weights PATH is not given to them.
-WEIGHT_FREE_ENGINES = ("box", "grabcut")
+from rossam_geo.engines import weight_free_engines
 
 
 def parse_weights(values: tuple[str, ...], engines: list[str]) -> dict[str, str | None]:
@@ -29,7 +28,7 @@ def parse_weights(values: tuple[str, ...], engines: list[str]) -> dict[str, str 
             )
         else:
             for engine in engines:
-                if engine not in WEIGHT_FREE_ENGINES:
+                if engine not in weight_free_engines():  # a bare --weights PATH is not given to them
                     mapping.setdefault(engine, value)
     return mapping
 
@@ -129,8 +128,8 @@ def evaluate(
     With --dataset DIR instead, each of --engines segments the dataset's ground-truth boxes and one
     comparison table is printed.
     """
-    from rossam_geo.atomic import check_writable_folder
     from rossam_geo.errors import RossamError
+    from rossam_geo.io.atomic import check_writable_folder
 
     try:
         if dataset is not None:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from typing import Any
 
 import click
 
-from rossam_geo.engines import engine_names
+from rossam_geo.engines import engine_names, weight_free_engines, weighted_engines
 
 F = Callable[..., Any]
 
@@ -27,8 +28,17 @@ def parse_bands(ctx: click.Context, param: click.Parameter, value: str | None) -
     return bands
 
 
+def model_options(func: F) -> F:
+    """--engine, --weights, --device."""
+    return _engine_options(func, batch_size=False)
+
+
 def engine_options(func: F) -> F:
     """--engine, --weights, --device, --batch-size."""
+    return _engine_options(func, batch_size=True)
+
+
+def _engine_options(func: F, *, batch_size: bool) -> F:
     options = [
         click.option(
             "--engine",
@@ -45,13 +55,16 @@ def engine_options(func: F) -> F:
             show_default=True,
             help="Where the model runs.",
         ),
-        click.option(
-            "--batch-size",
-            type=click.IntRange(min=1),
-            default=None,
-            help="Boxes per model call (default: the engine's own).",
-        ),
     ]
+    if batch_size:
+        options.append(
+            click.option(
+                "--batch-size",
+                type=click.IntRange(min=1),
+                default=None,
+                help="Boxes per model call (default: the engine's own).",
+            )
+        )
     for option in reversed(options):
         func = option(func)
     return func
@@ -109,47 +122,15 @@ def speed_engine_options(
         chosen["attention"] = attention
     if compile_encoder is not None:
         chosen["compile"] = compile_encoder
-    if chosen and engine in ("box", "grabcut"):
+    if chosen and engine in weight_free_engines():
         flags = ", ".join(
             ("--compile" if compile_encoder else "--no-compile") if k == "compile" else f"--{k}"
             for k in chosen
         )
-        raise click.UsageError(f"{flags}: only for the rossam, sam and hq-sam engines, not {engine!r}")
+        weighted = weighted_engines()
+        names = f"{', '.join(weighted[:-1])} and {weighted[-1]}"
+        raise click.UsageError(f"{flags}: only for the {names} engines, not {engine!r}")
     return chosen
-
-
-def crop_options(func: F) -> F:
-    """--crop-size, --upsample, --no-crop, --bands."""
-    options = [
-        click.option(
-            "--crop-size",
-            type=click.IntRange(min=8),
-            default=512,
-            show_default=True,
-            help="Side of the window around each box, in raster pixels.",
-        ),
-        click.option(
-            "--upsample",
-            type=click.FloatRange(min=0, min_open=True),
-            default=2.0,
-            show_default=True,
-            help="Raster-to-model sampling rate (bicubic), never exceeded.",
-        ),
-        click.option(
-            "--no-crop",
-            is_flag=True,
-            help="Resize the whole raster to the model input instead of cropping (reads the whole raster).",
-        ),
-        click.option(
-            "--bands",
-            callback=parse_bands,
-            default=None,
-            help="1-based bands used as RGB (e.g. 4,3,2) or one band as gray (default: 1,2,3).",
-        ),
-    ]
-    for option in reversed(options):
-        func = option(func)
-    return func
 
 
 def verbosity_options(func: F) -> F:
@@ -157,3 +138,48 @@ def verbosity_options(func: F) -> F:
     func = click.option("-q", "--quiet", is_flag=True, help="Print only errors.")(func)
     func = click.option("-v", "--verbose", count=True, help="More detail (per-box problems).")(func)
     return func
+
+
+def _click_option(item: dataclasses.Field[Any]) -> Callable[[F], F]:
+    """The click option of one field of :class:`~rossam_geo.segmentation.SegmentOptions` or
+    :class:`~rossam_geo.segmentation.PromptOptions`: its flag and help come from the field's metadata; the
+    values are checked by the options type, not here."""
+    flag, help_text = item.metadata["flag"], item.metadata["help"]
+    annotation = str(item.type)
+    kwargs: dict[str, Any] = {"default": item.default, "help": help_text}
+    if item.name == "bands":
+        kwargs.update(callback=parse_bands, default=None)
+    elif "/" in flag:
+        kwargs.update(show_default=True)
+    elif item.metadata.get("is_flag"):
+        kwargs.update(is_flag=True)
+    elif annotation.startswith("int"):
+        kwargs.update(type=click.INT, show_default=item.default is not None)
+    elif annotation.startswith("float"):
+        kwargs.update(type=click.FLOAT, show_default=item.default is not None)
+    return click.option(flag, item.name, **kwargs)
+
+
+def options_of(cls: type) -> Callable[[F], F]:
+    """A decorator adding one click option per field of an options dataclass (in field order)."""
+
+    def decorate(func: F) -> F:
+        for item in reversed(dataclasses.fields(cls)):
+            func = _click_option(item)(func)
+        return func
+
+    return decorate
+
+
+def segment_options(func: F) -> F:
+    """One option per field of :class:`~rossam_geo.segmentation.SegmentOptions`."""
+    from rossam_geo.segmentation.options import SegmentOptions
+
+    return options_of(SegmentOptions)(func)
+
+
+def prompt_options(func: F) -> F:
+    """One option per field of :class:`~rossam_geo.segmentation.PromptOptions`."""
+    from rossam_geo.segmentation.options import PromptOptions
+
+    return options_of(PromptOptions)(func)

@@ -9,13 +9,13 @@ from typing import Any
 import click
 
 from rossam_geo.cli.options import (
-    crop_options,
-    engine_options,
+    model_options,
+    prompt_options,
+    segment_options,
     speed_engine_options,
     speed_options,
     verbosity_options,
 )
-from rossam_geo.pipeline.polygons import DEFAULT_MIN_REGION_PX
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
@@ -25,35 +25,12 @@ from rossam_geo.pipeline.polygons import DEFAULT_MIN_REGION_PX
     "-o", "--output", "output", required=True, type=click.Path(dir_okay=False), help="Output GeoPackage."
 )
 @click.option("--layer-name", default="objects", show_default=True, help="Output layer.")
-@click.option("--prompt-layer", default=None, help="Layer of a multi-layer prompt file.")
-@engine_options
+@model_options
 @speed_options
-@crop_options
-@click.option(
-    "--simplify", "simplify_px", type=click.FloatRange(min=0), default=0.0, help="Tolerance in pixels."
-)
-@click.option(
-    "--min-region",
-    "min_region_px",
-    type=click.FloatRange(min=0),
-    default=DEFAULT_MIN_REGION_PX,
-    show_default=True,
-    help="Remove holes and islands smaller than this many pixels before polygonizing (0: keep them).",
-)
-@click.option(
-    "--all-parts/--largest-part",
-    default=False,
-    show_default=True,
-    help="Keep every mask part overlapping the box, or only the largest.",
-)
-@click.option("--output-crs", default=None, help="CRS of the output polygons (default: the scene's).")
-@click.option("--prompts-crs", default=None, help="CRS of CSV prompt coordinates (e.g. EPSG:4326).")
-@click.option("--pixel", is_flag=True, help="Prompt coordinates are scene pixels (x right, y down).")
-@click.option(
-    "--class-field", default=None, help="Prompt attribute holding the class (default: class/label)."
-)
-@click.option("--overwrite", is_flag=True, help="Replace an existing output file.")
-@click.option("--append", is_flag=True, help="Add the features to an existing output file.")
+@segment_options
+@prompt_options
+@click.option("--overwrite", is_flag=True, help="Replace the output layer (the file's other layers stay).")
+@click.option("--append", is_flag=True, help="Add the features to the output layer.")
 @click.option(
     "--resume",
     is_flag=True,
@@ -76,26 +53,13 @@ def segment(
     prompts: str,
     output: str,
     layer_name: str,
-    prompt_layer: str | None,
     engine: str,
     weights: str | None,
     device: str,
-    batch_size: int | None,
     precision: str,
     attention: str,
     compile_encoder: bool | None,
     tta: str,
-    crop_size: int,
-    upsample: float,
-    no_crop: bool,
-    bands: list[int] | None,
-    simplify_px: float,
-    min_region_px: float,
-    all_parts: bool,
-    output_crs: str | None,
-    prompts_crs: str | None,
-    pixel: bool,
-    class_field: str | None,
     overwrite: bool,
     append: bool,
     resume: bool,
@@ -103,18 +67,22 @@ def segment(
     scheduler: str | None,
     verbose: int,
     quiet: bool,
+    **options: Any,
 ) -> None:
     """Segment one object per prompt box of PROMPTS in SCENE and write polygons to a GeoPackage.
 
     PROMPTS: GeoPackage, GeoJSON, Shapefile or FlatGeobuf (box envelopes, any CRS), CSV (xmin,ymin,xmax,ymax
     with --prompts-crs or --pixel) or COCO JSON (pixel boxes of the image named like SCENE).
 
-    Features are written in chunks as the run goes (each chunk an atomic write), so an interrupted run keeps
-    what it finished; --resume then segments only the prompts missing from the output.
+    Features are written in chunks as the run goes (each chunk one transaction added to the layer), so an
+    interrupted run keeps what it finished; --resume then segments only the prompts missing from the output.
     """
     from rich.console import Console
 
+    from rossam_geo.api import split_options
     from rossam_geo.errors import RossamError
+    from rossam_geo.segmentation.scene_file import check_target
+    from rossam_geo.segmentation.sink import OutputTarget
 
     console = Console(stderr=True, quiet=quiet)
     if overwrite and append:
@@ -125,51 +93,36 @@ def segment(
         )
     mode = "overwrite" if overwrite else "resume" if resume else "append" if append else "create"
     out_path = Path(output)
-    if out_path.exists() and mode == "create":
-        raise click.ClickException(
-            f"output {output!r} exists; use --overwrite to replace it or --append to add to it "
-            "(--resume to finish an interrupted run)"
-        )
     if preview is not None and Path(preview).exists() and not overwrite:
         raise click.ClickException(f"preview {preview!r} exists; use --overwrite to replace it")
-    if out_path.suffix.lower() != ".gpkg":
-        raise click.ClickException(f"output {output!r} must be a GeoPackage with the .gpkg extension")
-    # Output folders are created up front, so a long run never fails at the very end for want of one.
-    for target in (out_path, Path(preview) if preview is not None else None):
-        if target is not None:
-            target.parent.mkdir(parents=True, exist_ok=True)
     speed = speed_engine_options(engine, precision, attention, compile_encoder, tta)
+    try:
+        run_options, read_options = split_options(options)
+        target = OutputTarget(out_path, layer_name, mode)  # type: ignore[arg-type]
+        if scheduler is None:
+            check_target(target, prompts, read_options)
+        else:
+            target.check()
+    except RossamError as exc:
+        raise click.ClickException(str(exc)) from exc
+    # Output folders are created up front, so a long run never fails at the very end for want of one.
+    for folder in {out_path.parent, *([Path(preview).parent] if preview is not None else [])}:
+        folder.mkdir(parents=True, exist_ok=True)
+    model = {"engine": engine, "weights": weights, "device": device, "engine_options": speed}
     if scheduler is not None:
-        _run_distributed(scene, prompts, output, layer_name, mode, scheduler, preview, console, locals())
+        _run_distributed(scene, prompts, target, scheduler, preview, console, model, options)
         return
     try:
-        result = _run(
-            scene,
-            prompts,
-            output=out_path,
-            out_layer=layer_name,
-            mode=mode,
-            engine=engine,
-            weights=weights,
-            device=device,
-            engine_options=speed,
-            batch_size=batch_size,
-            crop_size=crop_size,
-            upsample=upsample,
-            crop=not no_crop,
-            bands=bands,
-            simplify_px=simplify_px,
-            min_region_px=min_region_px,
-            all_parts=all_parts,
-            output_crs=output_crs,
-            boxes_crs=prompts_crs,
-            layer=prompt_layer,
-            class_field=class_field,
-            pixel=pixel,
-            progress=not quiet,
+        from rossam_geo.api import Segmenter
+
+        segmenter = Segmenter(
+            engine, weights=weights, device=device, batch_size=run_options.batch_size, **speed
+        )
+        result = segmenter.segment_to_file(
+            scene, prompts, out_path, out_layer=layer_name, mode=target.mode, progress=not quiet, **options
         )
         if preview is not None:
-            _write_preview(result, scene, bands, preview)
+            _write_preview(result, scene, run_options.bands, preview)
     except RossamError as exc:
         raise click.ClickException(str(exc)) from exc
     _summary(console, result, output, layer_name, verbose)
@@ -178,98 +131,39 @@ def segment(
 def _run_distributed(
     scene: str,
     prompts: str,
-    output: str,
-    layer_name: str,
-    mode: str,
+    target: Any,
     scheduler: str,
     preview: str | None,
     console: Any,
-    o: dict[str, Any],
+    model: dict[str, Any],
+    options: dict[str, Any],
 ) -> None:
     """``--scheduler``: one Dask task per scene of SCENE (a raster or a folder), into one GeoPackage."""
-    from rossam_geo.distributed import segment_command
+    from rossam_geo.distributed.segment import segment_command
     from rossam_geo.errors import RossamError
 
     if preview is not None:
         raise click.UsageError("--preview draws one scene; run without --scheduler for a preview")
     try:
-        if mode == "resume":
-            _check_distributed_resume(output, layer_name, o["engine"])
         result = segment_command(
-            [scene],
-            prompts,
-            output,
-            scheduler=scheduler,
-            mode=mode,  # type: ignore[arg-type]
-            out_layer=layer_name,
-            console=console,
-            engine=o["engine"],
-            weights=o["weights"],
-            device=o["device"],
-            batch_size=o["batch_size"],
-            engine_options=o["speed"],
-            crop_size=o["crop_size"],
-            upsample=o["upsample"],
-            crop=not o["no_crop"],
-            bands=o["bands"],
-            simplify_px=o["simplify_px"],
-            min_region_px=o["min_region_px"],
-            all_parts=o["all_parts"],
-            output_crs=o["output_crs"],
-            boxes_crs=o["prompts_crs"],
-            layer=o["prompt_layer"],
-            class_field=o["class_field"],
-            pixel=o["pixel"],
-        )
+            [scene], prompts, str(target.path), scheduler=scheduler, mode=target.mode,
+            out_layer=target.layer, console=console, **model, **options,
+        )  # fmt: skip
     except RossamError as exc:
         raise click.ClickException(str(exc)) from exc
     if result.failed:
         raise SystemExit(1)
 
 
-def _check_distributed_resume(output: str, layer_name: str, engine: str) -> None:
-    """With --scheduler the engine is built on the workers only, so --resume compares engine names."""
-    from rossam_geo import io
-    from rossam_geo.api import RESUME_FIELDS, check_resumable
-
-    table = io.read_layer_table(output, layer_name, list(RESUME_FIELDS))
-    if table is not None:
-        check_resumable(table, output, layer_name, engine)
-
-
-def _run(
-    scene: str,
-    prompts: str,
-    *,
-    output: Path,
-    out_layer: str,
-    mode: str,
-    engine: str,
-    weights: str | None,
-    device: str,
-    engine_options: dict[str, Any],
-    **kwargs: Any,
-) -> Any:
-    """Build the engine, segment and write (separate so the engine build shares the error handling)."""
-    from rossam_geo.api import Segmenter
-
-    segmenter = Segmenter(
-        engine, weights=weights, device=device, batch_size=kwargs.get("batch_size"), **engine_options
-    )
-    return segmenter.segment_to_file(scene, prompts, output, out_layer=out_layer, mode=mode, **kwargs)  # type: ignore[arg-type]
-
-
-def _write_preview(result: Any, scene: str, bands: list[int] | None, preview: str) -> None:
+def _write_preview(result: Any, scene: str, bands: Any, preview: str) -> None:
     """Draw the boxes and polygons over the scene into ``preview``."""
     from rossam_geo import io
     from rossam_geo.pipeline.run import ReaderSource
     from rossam_geo.preview import render_preview, save_png
 
     with io.open_raster(scene) as reader:
-        stretch = reader.compute_stretch(bands) if reader.info.dtype != "uint8" else None
-        source = ReaderSource(reader, bands=bands, stretch=stretch)
         image = render_preview(
-            source,
+            ReaderSource(reader, bands=bands),
             result.boxes_px_xyxy,
             result.geometries_scene,
             reader.info.transform,
@@ -279,15 +173,16 @@ def _write_preview(result: Any, scene: str, bands: list[int] | None, preview: st
 
 
 def _summary(console: Any, result: Any, output: str, layer: str, verbose: int) -> None:
-    """Counts of ok / skipped / failed boxes, reasons, output and time per box."""
+    """Counts of ok / low-score / skipped / failed boxes, reasons, output and time per box."""
     from rich.markup import escape
 
     features = result.features
     statuses = Counter(features["status"])
     total = len(features)
     per_box = result.seconds / total if total else 0.0
+    low = f"[yellow]{statuses['low_score']} low_score[/], " if statuses.get("low_score") else ""
     console.print(
-        f"[bold]{total}[/] boxes: [green]{statuses.get('ok', 0)} ok[/], "
+        f"[bold]{total}[/] boxes: [green]{statuses.get('ok', 0)} ok[/], {low}"
         f"[yellow]{statuses.get('skipped', 0)} skipped[/], [red]{statuses.get('failed', 0)} failed[/]"
     )
     problems = features[features["status"] != "ok"]

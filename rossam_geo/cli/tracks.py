@@ -10,6 +10,8 @@ from typing import Any
 import click
 
 from rossam_geo.cli.options import engine_options, parse_bands, verbosity_options
+from rossam_geo.engines import weight_free_engines
+from rossam_geo.pipeline.polygons import DEFAULT_MIN_REGION_PX
 
 
 def _parse_class_map(ctx: click.Context, param: click.Parameter, value: str | None) -> dict[int, str] | None:
@@ -82,6 +84,17 @@ def _parse_class_map(ctx: click.Context, param: click.Parameter, value: str | No
 @click.option("--simplify", "simplify_px", type=click.FloatRange(min=0), default=0.0, help="Tolerance, px.")
 @click.option("--all-parts/--largest-part", default=False, help="Keep every mask part touching the box.")
 @click.option(
+    "--min-region",
+    "min_region_px",
+    type=float,
+    default=DEFAULT_MIN_REGION_PX,
+    show_default=True,
+    help="Remove holes and extra parts smaller than this many pixels before polygonizing (0: keep them).",
+)
+@click.option(
+    "--min-score", type=float, default=None, help="Mark results whose score is below this as low_score."
+)
+@click.option(
     "--chunk-frames", type=click.IntRange(min=1), default=16, show_default=True, help="Frames per write."
 )
 @click.option(
@@ -131,6 +144,7 @@ def tracks(frames: str, annotations: str, output: str, **options: Any) -> None:
 
 
 def _run(frames: str, annotations: str, output: str, console: Any, o: dict[str, Any]) -> None:
+    from rossam_geo.segmentation.options import SegmentOptions
     from rossam_geo.video.annotations import read_annotations
     from rossam_geo.video.frames import open_frames
     from rossam_geo.video.tracks import TrackJob, output_crs_of
@@ -153,24 +167,29 @@ def _run(frames: str, annotations: str, output: str, console: Any, o: dict[str, 
     if fps is None and o["start_time"] and video_fps:
         fps = video_fps
         console.print(f"timestamps use the video's frame rate, {fps:g} frames per second")
-    job = TrackJob(
-        frames_path=str(frames),
-        number_from=o["frame_numbering"],
-        bands=tuple(o["bands"]) if o["bands"] else None,
-        engine=o["engine"],
-        weights=o["weights"],
-        device=o["device"],
+    options = SegmentOptions(
+        bands=o["bands"],
         batch_size=o["batch_size"],
         crop_size=o["crop_size"],
         upsample=o["upsample"],
-        temporal=o["temporal"],
         all_parts=o["all_parts"],
         simplify_px=o["simplify_px"],
+        min_region_px=o["min_region_px"],
+        min_score=o["min_score"],
+    )
+    job = TrackJob(
+        frames_path=str(frames),
+        number_from=o["frame_numbering"],
+        engine=o["engine"],
+        weights=o["weights"],
+        device=o["device"],
+        options=options,
+        temporal=o["temporal"],
         output_crs_wkt=crs.to_wkt() if crs is not None else None,
         fps=fps,
         start_time=o["start_time"],
     )
-    if o["temporal"] and o["engine"] in ("box", "grabcut"):
+    if o["temporal"] and o["engine"] in weight_free_engines():
         console.print(f"note: --temporal leaves the masks of the {o['engine']!r} engine unchanged")
     mode = "overwrite" if o["overwrite"] else "resume" if o["resume"] else "create"
     n_frames = len({b.frame for b in boxes})
@@ -192,13 +211,14 @@ def _run(frames: str, annotations: str, output: str, console: Any, o: dict[str, 
 def _check_extra_outputs(o: dict[str, Any]) -> None:
     """Refuse existing mask/COCO/report outputs before any work (unless --overwrite or --resume)."""
     from rossam_geo.errors import OutputExistsError
+    from rossam_geo.io import list_files
 
     if o["overwrite"] or o["resume"]:
         return
     for option, value in (("--coco", o["coco"]), ("--report", o["report"])):
         if value and Path(value).exists():
             raise OutputExistsError(f"{option} output {value!r} exists; use --overwrite to replace it")
-    if o["masks_dir"] and Path(o["masks_dir"]).is_dir() and any(Path(o["masks_dir"]).glob("*.png")):
+    if o["masks_dir"] and Path(o["masks_dir"]).is_dir() and list_files(o["masks_dir"], pattern="*.png"):
         raise OutputExistsError(
             f"--masks-dir {o['masks_dir']!r} already holds PNG files; use --overwrite or another folder"
         )

@@ -20,11 +20,23 @@ ENGINE_FACTORIES: dict[str, str] = {
     "sam": "rossam_geo.engines.sam:build_sam_engine",
     "hq-sam": "rossam_geo.engines.sam:build_hq_sam_engine",
 }
+#: the registered engines that need no weights and no model (baselines; temporal help leaves them as is).
+WEIGHT_FREE: frozenset[str] = frozenset({"box", "grabcut"})
 
 
 def engine_names() -> list[str]:
     """Names accepted by :func:`get_engine`, in registry order."""
     return list(ENGINE_FACTORIES)
+
+
+def weight_free_engines() -> tuple[str, ...]:
+    """Names of the engines without weights or model (``box``, ``grabcut``), in registry order."""
+    return tuple(name for name in ENGINE_FACTORIES if name in WEIGHT_FREE)
+
+
+def weighted_engines() -> tuple[str, ...]:
+    """Names of the engines that run a model with weights (the SAM family), in registry order."""
+    return tuple(name for name in ENGINE_FACTORIES if name not in WEIGHT_FREE)
 
 
 def get_engine(name: str, **options: Any) -> Engine:
@@ -43,4 +55,13 @@ def get_engine(name: str, **options: Any) -> Engine:
     return engine
 
 
-__all__ = ["Engine", "EnginePrediction", "ENGINE_FACTORIES", "engine_names", "get_engine"]
+__all__ = [
+    "ENGINE_FACTORIES",
+    "WEIGHT_FREE",
+    "Engine",
+    "EnginePrediction",
+    "engine_names",
+    "get_engine",
+    "weight_free_engines",
+    "weighted_engines",
+]

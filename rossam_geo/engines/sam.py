@@ -17,14 +17,20 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from rossam_geo.engines.base import EnginePrediction, WindowPrediction
+from rossam_geo.engines.device import resolve_device
 from rossam_geo.engines.tta import TTA_MODES, augment, merge, symmetries
-from rossam_geo.errors import ChecksumError, EngineError, InputError, WeightsError
+from rossam_geo.errors import InputError, WeightsError
+from rossam_geo.model.checkpoint.discovery import (
+    NO_ROSSAM_WEIGHTS,
+    official_network,
+    random_network,
+    rossam_network,
+)
 
 if TYPE_CHECKING:
     import torch
 
     from rossam_geo.model.build import RosSamConfig
-    from rossam_geo.model.checkpoint import AdapterMetadata
     from rossam_geo.model.rossam import RosSam
 
 #: Registry names used when the ``sam`` / ``hq-sam`` engines get no ``weights``.
@@ -34,42 +40,6 @@ DEFAULT_MAX_BATCH: dict[str, int] = {"cuda": 8, "mps": 2, "cpu": 1}
 #: Batches whose windows the segment pipeline reads ahead on a CPU thread, by default.
 DEFAULT_PREFETCH_BATCHES = 2
 ROSSAM_MODES: tuple[str, ...] = ("hq", "sam+hq", "sam")
-
-_NO_ROSSAM_WEIGHTS = (
-    "the rossam engine needs trained ROS-SAM weights: none are published, they come from "
-    "`rossam-geo train`; pass the adapter (.safetensors) it writes, a merged export or a reference-code "
-    "checkpoint folder with --weights PATH. Without training, use --engine hq-sam or --engine sam with "
-    "official weights (`rossam-geo weights fetch sam_hq_vit_b`)"
-)
-
-
-def resolve_device(device: str = "auto") -> torch.device:
-    """Turn ``"auto"``, ``"cpu"``, ``"cuda"`` (``"cuda:N"``) or ``"mps"`` into an available torch device.
-
-    ``"auto"`` picks CUDA, then Apple MPS, then the CPU.
-
-    Raises:
-        EngineError: the device is unknown or not available on this machine.
-    """
-    import torch
-
-    if device == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda")
-        if torch.backends.mps.is_available():
-            return torch.device("mps")
-        return torch.device("cpu")
-    try:
-        dev = torch.device(device)
-    except (RuntimeError, TypeError):
-        raise EngineError(f"unknown device {device!r}; use auto, cpu, cuda, cuda:N or mps") from None
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise EngineError(f"device {device!r} asked for, but CUDA is not available here; use --device cpu")
-    if dev.type == "mps" and not torch.backends.mps.is_available():
-        raise EngineError(f"device {device!r} asked for, but MPS is not available here; use --device cpu")
-    if dev.type not in ("cpu", "cuda", "mps"):
-        raise EngineError(f"unsupported device {device!r}; use auto, cpu, cuda, cuda:N or mps")
-    return dev
 
 
 class SamFamilyEngine:
@@ -334,102 +304,6 @@ class SamFamilyEngine:
         )
 
 
-# ------------------------------------------------------------------------------------------- weights
-def _resolve_path(weights: str | Path) -> Path:
-    """An existing path as is, else the weights manager's answer for a registry name."""
-    path = Path(weights).expanduser()
-    if path.exists():
-        return path
-    from rossam_geo.weights import resolve_weights
-
-    return resolve_weights(str(weights))
-
-
-def _official_model(weights: str | Path, family: str | None, engine: str) -> tuple[RosSam, str]:
-    """Load an official checkpoint (of ``family`` when given) into a network without LoRA."""
-    from rossam_geo.model.checkpoint import inspect_state_dict, load_official, read_state_dict
-
-    path = _resolve_path(weights)
-    state = read_state_dict(path)
-    info = inspect_state_dict(state, str(path))
-    if family is not None and info.family != family:
-        raise WeightsError(
-            f"the {engine} engine needs an HQ-SAM checkpoint (sam_hq_vit_*.pth), but {path} is "
-            f"{info.describe()}; use --engine sam with it, or fetch HQ-SAM weights "
-            "(`rossam-geo weights fetch sam_hq_vit_b`)"
-        )
-    return load_official(state, lora_rank=0), path.name
-
-
-def _random_model(config: RosSamConfig | str, lora_rank: int) -> tuple[RosSam, str]:
-    from rossam_geo.model.build import build_rossam, get_config
-
-    cfg = get_config(config)
-    return build_rossam(cfg, lora_rank=lora_rank), f"{cfg.name} (random weights)"
-
-
-def _base_path(meta: AdapterMetadata, adapter: Path, base_weights: str | Path | None) -> Path:
-    """Find and verify (SHA-256) the base weights an adapter was trained on."""
-    from rossam_geo.hashing import sha256_file
-
-    name = str(base_weights) if base_weights is not None else meta.base_name
-    if not name or name.startswith("random-init:"):
-        raise WeightsError(
-            f"adapter {adapter} was trained on {meta.base_name or 'an unnamed base'}, which is not a weights "
-            "file; pass the base with base_weights=PATH, or use a merged export of that run"
-        )
-    beside = adapter.parent / name
-    path = beside if base_weights is None and not Path(name).is_absolute() and beside.is_file() else None
-    if path is None:
-        try:
-            path = _resolve_path(name)
-        except WeightsError as exc:
-            raise WeightsError(
-                f"adapter {adapter} needs its base weights {name!r}: {exc}. Or give the base file's path "
-                "with base_weights=PATH"
-            ) from None
-    if meta.base_sha256:
-        found = sha256_file(path)
-        if found != meta.base_sha256:
-            raise ChecksumError(
-                f"base weights {path} have SHA-256 {found}, but adapter {adapter} was trained on "
-                f"{meta.base_name} with SHA-256 {meta.base_sha256}; give the right base file with "
-                "base_weights=PATH"
-            )
-    return path
-
-
-def _rossam_model(weights: str | Path, base_weights: str | Path | None) -> tuple[RosSam, str]:
-    """Load ROS-SAM weights: adapter (+ verified base), merged export or reference-code folder."""
-    from rossam_geo.model.build import build_rossam
-    from rossam_geo.model.checkpoint import (
-        file_format,
-        import_reference_checkpoint,
-        load_adapter,
-        load_merged,
-        load_official,
-        read_metadata,
-    )
-
-    path = _resolve_path(weights)
-    fmt = file_format(path)
-    if fmt == "adapter":
-        meta = read_metadata(path)
-        base = _base_path(meta, path, base_weights)
-        model = build_rossam(meta.config, lora_rank=meta.lora_rank, lora_alpha=meta.lora_alpha)
-        load_official(base, model)
-        load_adapter(model, path)
-        return model, f"{path.name} (base {base.name})"
-    if fmt == "merged":
-        return load_merged(path), path.name
-    if fmt == "reference":
-        return import_reference_checkpoint(path), f"{path.name} (ROS-SAM reference checkpoint)"
-    raise WeightsError(
-        f"{path} is not ROS-SAM weights (an adapter, merged export or reference folder); official SAM / "
-        "HQ-SAM files run with --engine sam / --engine hq-sam. " + _NO_ROSSAM_WEIGHTS
-    )
-
-
 # ------------------------------------------------------------------------------------------ factories
 #: inference options the SAM-family factories pass to :class:`SamFamilyEngine`.
 INFERENCE_OPTIONS: tuple[str, ...] = (
@@ -507,16 +381,16 @@ def build_rossam_engine(
     if model is not None:
         net, model_name = model, f"{model.config.name} (given model)"
     elif weights is not None:
-        net, model_name = _rossam_model(weights, base_weights)
+        net, model_name = rossam_network(weights, base_weights)
     elif config is not None:
         from rossam_geo.model.build import DEFAULT_LORA_RANK
 
-        net, model_name = _random_model(config, lora_rank=DEFAULT_LORA_RANK)
+        net, model_name = random_network(config, lora_rank=DEFAULT_LORA_RANK)
     else:
         from rossam_geo.model.compact import COMPACT_MODEL_NAME, bundled_weights_path, load_bundled
 
         if bundled_weights_path() is None:
-            raise WeightsError(_NO_ROSSAM_WEIGHTS)
+            raise WeightsError(NO_ROSSAM_WEIGHTS)
         net, model_name = load_bundled(), COMPACT_MODEL_NAME
     net.merge_lora()
     return SamFamilyEngine(
@@ -544,9 +418,9 @@ def _official_engine(
     if model is not None:
         net, model_name = model, f"{model.config.name} (given model)"
     elif weights is None and config is not None:
-        net, model_name = _random_model(config, lora_rank=0)
+        net, model_name = random_network(config, lora_rank=0)
     else:
-        net, model_name = _official_model(weights or DEFAULT_WEIGHTS[engine], family, engine)
+        net, model_name = official_network(weights or DEFAULT_WEIGHTS[engine], family, engine)
     net.merge_lora()
     return SamFamilyEngine(
         name=engine,

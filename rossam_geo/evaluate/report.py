@@ -16,9 +16,9 @@ from typing import Any
 
 import numpy as np
 
-from rossam_geo.atomic import write_bytes_atomic
 from rossam_geo.errors import OutputExistsError
 from rossam_geo.evaluate.matching import ImageRow, ObjectRow
+from rossam_geo.io.atomic import write_bytes_atomic
 
 #: Per-object score names aggregated in every group.
 OBJECT_METRICS = ("iou", "biou", "biou_object", "boundary")

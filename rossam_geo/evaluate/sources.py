@@ -42,7 +42,7 @@ from rossam_geo.evaluate.vector import (
     read_vector_ground_truth,
     read_vector_predictions,
 )
-from rossam_geo.io import read_band
+from rossam_geo.io import list_files, read_band, read_head
 
 MASK_SUFFIXES = (".png", ".tif", ".tiff")
 
@@ -73,8 +73,7 @@ def read_ground_truth(
 def _looks_like_coco(path: Path) -> bool:
     if not path.exists():
         raise InputError(f"file not found: {path}; check the path")
-    with open(path, encoding="utf-8") as f:
-        head = f.read(4096).lstrip()
+    head = read_head(path).lstrip()
     return head.startswith("{") and '"FeatureCollection"' not in head and '"features"' not in head
 
 
@@ -83,9 +82,7 @@ def read_mask_folder(path: str | Path, gt: GroundTruth) -> Predictions:
     folder = Path(path)
     matched: dict[str, Prediction] = {}
     unmatched: list[str] = []
-    for file in sorted(folder.iterdir()):
-        if file.suffix.lower() not in MASK_SUFFIXES or not file.is_file():
-            continue
+    for file in sorted(list_files(folder, MASK_SUFFIXES)):
         oid = file.stem
         obj = gt.objects.get(oid)
         if obj is None:
@@ -145,8 +142,7 @@ def read_predictions(
     if not path.exists():
         raise InputError(f"predictions not found: {path}; check the path")
     if path.suffix.lower() == ".json":
-        with open(path, encoding="utf-8") as f:
-            head = f.read(4096).lstrip()
+        head = read_head(path).lstrip()
         if head.startswith("["):
             return read_coco_results(path, gt, match=match)
     return read_vector_predictions(path, gt, raster=raster, layer=layer, match=match)

@@ -1,17 +1,24 @@
-"""Writing features to GeoPackage layers atomically, at once or in chunks during a long run.
+"""Writing features to a GeoPackage layer in place, one SQLite transaction per write, as GDAL's tools do.
 
-Every write goes to a temporary file in the destination folder, which then replaces the output with
-:func:`os.replace`, so readers never see a half-written file.
+A GeoPackage is an SQLite database, and GDAL appends every write's rows inside one transaction: a process
+killed during a write leaves the file as it was before that write (SQLite rolls the interrupted transaction
+back from its journal the next time the file is opened for writing, see :func:`recover_geopackage`). Writes
+therefore add rows to the file instead of copying it, and cost the same at the ten-thousandth feature as at
+the first. Only a new file is written beside its destination and moved into place (:func:`os.replace`), so
+that no half-made file ever carries the output's name.
+
+``overwrite`` replaces the layer named, not the file, like ``ogr2ogr -overwrite``: the other layers of a
+GeoPackage (often a user's whole project) are never touched.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
+import sqlite3
 import tempfile
-import time
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
@@ -23,8 +30,14 @@ from rossam_geo.io.layers import layer_names
 if TYPE_CHECKING:
     import geopandas
 
-__all__ = ["PIXEL_FRAME_DESCRIPTION", "GeoPackageWriter", "write_features"]
-
+__all__ = [
+    "PIXEL_FRAME_DESCRIPTION",
+    "WriteMode",
+    "delete_features",
+    "read_layer_metadata",
+    "recover_geopackage",
+    "write_features",
+]
 
 #: Description stored in the GeoPackage (``gpkg_contents.description``) of layers created without a CRS.
 PIXEL_FRAME_DESCRIPTION = (
@@ -32,175 +45,199 @@ PIXEL_FRAME_DESCRIPTION = (
     "pixel (col, row) covers [col, col + 1) x [row, row + 1)."
 )
 
+WriteMode = Literal["create", "overwrite", "append"]
+
+
+def _check_target(path: Path, layer: str) -> None:
+    if path.suffix.lower() != ".gpkg":
+        raise InputError(f"output {str(path)!r} must be a GeoPackage with the .gpkg extension")
+    if not path.parent.is_dir():
+        raise InputError(f"output folder {str(path.parent)!r} does not exist; create it first")
+    if not isinstance(layer, str) or not layer.strip():
+        raise InputError(f"output layer name must be a non-empty text, got {layer!r}; name the layer")
+
+
+def recover_geopackage(path: str | Path) -> None:
+    """Make a GeoPackage left by a killed writer whole again, and remove the temporary files of its writes.
+
+    Opening the file for writing makes SQLite roll back an interrupted transaction (its hot journal
+    ``NAME.gpkg-journal`` is then deleted); until that happens, read-only openers cannot read the file.
+    Temporary files of a new file's first write (``.NAME.gpkg.*.tmp*``, files or folders, also of earlier
+    versions, which copied the whole file for each write) are removed. Nothing happens when the file does not
+    exist.
+
+    Raises:
+        InputError: the file is not an SQLite database (not a GeoPackage).
+    """
+    path = Path(path)
+    for stale in path.parent.glob(f".{path.name}.*.tmp*"):
+        if stale.is_dir():
+            shutil.rmtree(stale, ignore_errors=True)
+        else:
+            stale.unlink(missing_ok=True)
+    if not path.is_file():
+        return
+    journal = path.with_name(f"{path.name}-journal")
+    try:
+        connection = sqlite3.connect(path, isolation_level=None, timeout=10.0)
+        try:
+            # Taking the lock rolls back a hot journal; holding it, a journal still there was cut before its
+            # header was written (nothing to roll back) and is deleted.
+            connection.execute("BEGIN EXCLUSIVE")
+            journal.unlink(missing_ok=True)
+            connection.execute("ROLLBACK")
+        finally:
+            connection.close()
+    except sqlite3.OperationalError as exc:
+        raise InputError(
+            f"{str(path)!r} cannot be opened for writing ({exc}); is another program writing to it?"
+        ) from None
+    except sqlite3.DatabaseError as exc:
+        raise InputError(
+            f"{str(path)!r} is not a readable GeoPackage ({exc}); choose another output"
+        ) from None
+
+
+def read_layer_metadata(path: str | Path, layer: str) -> dict[str, str]:
+    """The metadata items of a layer (GDAL's default domain); empty without the file or the layer."""
+    import pyogrio
+
+    path = Path(path)
+    if not path.is_file() or layer not in layer_names(path):
+        return {}
+    return dict(pyogrio.read_info(path, layer=layer).get("layer_metadata") or {})
+
 
 def write_features(
     gdf: geopandas.GeoDataFrame,
     path: str | Path,
     *,
     layer: str,
-    mode: Literal["create", "overwrite", "append"] = "create",
-    drop_fids: Sequence[int] = (),
+    mode: WriteMode = "create",
+    metadata: Mapping[str, str] | None = None,
 ) -> None:
-    """Write features to a GeoPackage layer atomically.
+    """Write features to a GeoPackage layer, in one transaction.
 
-    The data are written to a temporary file in the destination folder, which then replaces ``path`` with
-    :func:`os.replace`; readers never see a half-written file and a failure (or a killed process) leaves the
-    old file untouched. Appending therefore copies the existing file once per call. Polygonal layers (masks,
-    also when empty) are written as MultiPolygon so that appends keep one type.
-
+    Polygonal layers (masks, also when empty) are written as MultiPolygon so that appends keep one type.
     Features without a CRS (``gdf.crs`` None: plain image frames) are in pixel coordinates, x right and y
-    down. The layer is then written without a spatial reference system (GDAL's "undefined" one), the
-    coordinate convention is stored as the layer's description (:data:`PIXEL_FRAME_DESCRIPTION`), and the
-    writer's warning about the missing CRS is not raised, since no CRS is the intended content.
+    down: the layer is written without a spatial reference system (GDAL's "undefined" one), the coordinate
+    convention is stored as the layer's description (:data:`PIXEL_FRAME_DESCRIPTION`), and the writer's
+    warning about the missing CRS is not raised, since no CRS is the intended content.
 
     Args:
         gdf: features to write (empty and missing geometries allowed), in ``gdf.crs``.
         path: the ``.gpkg`` file.
         layer: layer name.
-        mode: ``"create"``: fail if the file exists; ``"overwrite"``: replace the whole file; ``"append"``:
-            add the rows to ``layer`` (created if missing) of the existing file, keeping its other layers.
-        drop_fids: with ``mode="append"``, feature ids of ``layer`` deleted in the same atomic write (the
-            rows that the new features replace); ids not in the layer are ignored.
+        mode: ``"create"``: the file must not exist (it is made beside and moved into place);
+            ``"overwrite"``: replace ``layer`` (made if missing, with the file), other layers untouched;
+            ``"append"``: add the rows to ``layer`` (made if missing, with the file).
+        metadata: items set in the layer's metadata (merged with the existing ones when appending).
 
     Raises:
         OutputExistsError: ``mode="create"`` and the file exists.
-        InputError: a wrong mode or extension, a missing folder, rows that do not fit the existing layer, or
-            ``drop_fids`` without ``mode="append"``.
+        InputError: a wrong mode, extension or layer name, a missing folder, rows that do not fit the
+            existing layer.
         CRSError: appending features whose CRS differs from the existing layer's.
     """
-    import pyogrio
-
     path = Path(path)
     if mode not in ("create", "overwrite", "append"):
         raise InputError(f"write mode must be 'create', 'overwrite' or 'append', got {mode!r}")
-    if path.suffix.lower() != ".gpkg":
-        raise InputError(f"output {str(path)!r} must be a GeoPackage with the .gpkg extension")
-    if not path.parent.is_dir():
-        raise InputError(f"output folder {str(path.parent)!r} does not exist; create it first")
+    _check_target(path, layer)
     if path.exists() and mode == "create":
         raise OutputExistsError(
-            f"output {str(path)!r} exists; use --overwrite to replace it or --append to add to it"
+            f"output {str(path)!r} exists; use --overwrite to replace its layer {layer!r} or --append to add "
+            "to it"
         )
-    drop = [int(fid) for fid in drop_fids]
-    if drop and mode != "append":
-        raise InputError(f"features can be replaced only when appending, not with write mode {mode!r}")
-    appending = mode == "append" and path.exists()
-    tmp_dir = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    if not path.exists():
+        _write_new_file(gdf, path, layer, metadata)
+        return
+    recover_geopackage(path)
+    layer_exists = layer in layer_names(path)
+    appending = mode == "append" and layer_exists
+    items = dict(metadata or {})
+    if appending:
+        import pyogrio
+
+        info = pyogrio.read_info(path, layer=layer)
+        _check_append_crs(info.get("crs"), gdf.crs, path, layer)
+        if metadata is not None:
+            items = {**(info.get("layer_metadata") or {}), **items}
+    _write(gdf, path, layer, append=appending, replace=layer_exists and not appending, metadata=items)
+
+
+def _write_new_file(
+    gdf: geopandas.GeoDataFrame, path: Path, layer: str, metadata: Mapping[str, str] | None
+) -> None:
+    """Write a new file beside ``path`` and move it into place."""
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp.gpkg", dir=path.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
     try:
-        tmp_path = tmp_dir / path.name
-        layer_exists = False
-        if appending:
-            shutil.copy2(path, tmp_path)
-            layer_exists = layer in layer_names(tmp_path)
-            if layer_exists:
-                _check_append_crs(pyogrio.read_info(tmp_path, layer=layer).get("crs"), gdf.crs, path, layer)
-                if drop:
-                    _delete_features(tmp_path, layer, drop)
-        geom_types = set(gdf.geometry.dropna().geom_type)
-        polygonal = geom_types <= {"Polygon", "MultiPolygon"}
-        layer_options = (
-            {"DESCRIPTION": PIXEL_FRAME_DESCRIPTION} if gdf.crs is None and not layer_exists else None
-        )
-        try:
-            with warnings.catch_warnings():
-                if gdf.crs is None:
-                    warnings.filterwarnings("ignore", message="'crs' was not provided", category=UserWarning)
-                pyogrio.write_dataframe(
-                    gdf,
-                    tmp_path,
-                    layer=layer,
-                    driver="GPKG",
-                    append=layer_exists,
-                    promote_to_multi=True if polygonal else None,
-                    geometry_type="MultiPolygon" if polygonal else None,
-                    layer_options=layer_options,
-                )
-        except Exception as exc:  # pyogrio raises several unrelated error types
-            raise InputError(f"cannot write layer {layer!r} to {str(path)!r}: {exc}") from exc
-        os.replace(tmp_path, path)
+        tmp.unlink()  # GDAL makes the file itself
+        _write(gdf, tmp, layer, append=False, replace=False, metadata=dict(metadata or {}), shown=path)
+        os.replace(tmp, path)
     finally:
-        shutil.rmtree(tmp_dir, ignore_errors=True)
+        tmp.unlink(missing_ok=True)
 
 
-def _delete_features(gpkg_path: Path, layer: str, fids: Sequence[int]) -> None:
-    """Delete rows by feature id from a layer of a GeoPackage (an SQLite database) that nobody else has open.
-
-    GeoPackage keeps its spatial index and feature count up to date through SQL triggers on delete, so a plain
-    ``DELETE`` leaves a valid file.
-    """
-    import sqlite3
-
+def _write(
+    gdf: geopandas.GeoDataFrame,
+    path: Path,
+    layer: str,
+    *,
+    append: bool,
+    replace: bool,
+    metadata: dict[str, str],
+    shown: Path | None = None,
+) -> None:
     import pyogrio
 
-    fid_column = pyogrio.read_info(gpkg_path, layer=layer).get("fid_column") or "fid"
+    geom_types = set(gdf.geometry.dropna().geom_type)
+    polygonal = geom_types <= {"Polygon", "MultiPolygon"}
+    layer_options: dict[str, str] = {}
+    if gdf.crs is None and not append:
+        layer_options["DESCRIPTION"] = PIXEL_FRAME_DESCRIPTION
+    if replace:
+        layer_options["OVERWRITE"] = "YES"
+    try:
+        with warnings.catch_warnings():
+            if gdf.crs is None:
+                warnings.filterwarnings("ignore", message="'crs' was not provided", category=UserWarning)
+            pyogrio.write_dataframe(
+                gdf,
+                path,
+                layer=layer,
+                driver="GPKG",
+                append=append,
+                promote_to_multi=True if polygonal else None,
+                geometry_type="MultiPolygon" if polygonal else None,
+                layer_options=layer_options or None,
+                layer_metadata=metadata or None,
+            )
+    except Exception as exc:  # pyogrio raises several unrelated error types
+        raise InputError(f"cannot write layer {layer!r} to {str(shown or path)!r}: {exc}") from exc
+
+
+def delete_features(path: str | Path, layer: str, fids: Sequence[int]) -> None:
+    """Delete features by id from a layer of a GeoPackage, in one transaction; ids not in it are ignored.
+
+    GeoPackage keeps its spatial index up to date through SQL triggers on delete, so a plain ``DELETE`` on
+    the SQLite database leaves a valid file.
+    """
+    import pyogrio
+
+    ids = [(int(fid),) for fid in fids]
+    if not ids:
+        return
+    path = Path(path)
+    fid_column = pyogrio.read_info(path, layer=layer).get("fid_column") or "fid"
     table, column = (name.replace('"', '""') for name in (layer, fid_column))
-    connection = sqlite3.connect(gpkg_path)
+    connection = sqlite3.connect(path)
     try:
         with connection:
-            connection.executemany(f'DELETE FROM "{table}" WHERE "{column}" = ?', [(fid,) for fid in fids])
+            connection.executemany(f'DELETE FROM "{table}" WHERE "{column}" = ?', ids)
     finally:
         connection.close()
-
-
-class GeoPackageWriter:
-    """Writes the features of a long run to a GeoPackage layer in chunks, each chunk one atomic write.
-
-    Every :meth:`write` goes through :func:`write_features` (temporary copy, then :func:`os.replace`), so a
-    run killed at any moment leaves a valid file holding every chunk written before. The first write uses
-    ``mode``; the following ones append. :meth:`due` tells a producer when the features it holds should be
-    written: after ``every_seconds`` since the last write, or once ``every_features`` are waiting. Each write
-    copies the file, so chunks are spaced out rather than written per feature.
-
-    Args:
-        path: the ``.gpkg`` file.
-        layer: layer name.
-        mode: write mode of the first chunk (see :func:`write_features`).
-        every_seconds: longest time between writes while features are waiting, in seconds.
-        every_features: number of waiting features that triggers a write.
-
-    Attributes:
-        writes: chunks written so far.
-        features_written: features written so far.
-    """
-
-    def __init__(
-        self,
-        path: str | Path,
-        *,
-        layer: str,
-        mode: Literal["create", "overwrite", "append"] = "create",
-        every_seconds: float = 30.0,
-        every_features: int = 1000,
-    ) -> None:
-        if every_seconds < 0 or every_features < 1:
-            raise InputError(
-                f"chunks need every_seconds >= 0 and every_features >= 1, got {every_seconds} and "
-                f"{every_features}"
-            )
-        self.path = Path(path)
-        self.layer = layer
-        self.mode = mode
-        self.every_seconds = float(every_seconds)
-        self.every_features = int(every_features)
-        self.writes = 0
-        self.features_written = 0
-        self._clock = time.monotonic
-        self._last_write = self._clock()
-
-    def due(self, waiting: int) -> bool:
-        """True when ``waiting`` features (at least one) should be written now."""
-        if waiting < 1:
-            return False
-        return waiting >= self.every_features or self._clock() - self._last_write >= self.every_seconds
-
-    def write(self, gdf: geopandas.GeoDataFrame, drop_fids: Sequence[int] = ()) -> None:
-        """Write one chunk (see :func:`write_features`; ``drop_fids`` apply from the second chunk on, or
-        with ``mode="append"``)."""
-        mode = self.mode if self.writes == 0 else "append"
-        write_features(gdf, self.path, layer=self.layer, mode=mode, drop_fids=drop_fids)
-        self.writes += 1
-        self.features_written += len(gdf)
-        self._last_write = self._clock()
 
 
 def _check_append_crs(existing: str | None, new: object, path: Path, layer: str) -> None:

@@ -26,12 +26,15 @@ def layer_names(path: str | Path) -> list[str]:
     return [str(n) for n in pyogrio.list_layers(path)[:, 0]]
 
 
-def read_vector_layer(path: str | Path, *, layer: str | None = None) -> geopandas.GeoDataFrame:
+def read_vector_layer(
+    path: str | Path, *, layer: str | None = None, fids: Sequence[int] | None = None
+) -> geopandas.GeoDataFrame:
     """Every feature of one layer of a vector file (GeoPackage, GeoJSON, Shapefile, FlatGeobuf...).
 
     Args:
         path: the vector file.
         layer: layer name; None for the first (or only) layer.
+        fids: read only the features with these ids (None: all).
 
     Returns:
         A GeoDataFrame in the file's CRS (``crs`` None when it has none), indexed by feature id (fid).
@@ -45,6 +48,8 @@ def read_vector_layer(path: str | Path, *, layer: str | None = None) -> geopanda
     if not path.exists():
         raise InputError(f"file not found: {path}; check the path")
     try:
+        if fids is not None:
+            return pyogrio.read_dataframe(path, layer=layer, fids=list(fids), fid_as_index=True)
         return pyogrio.read_dataframe(path, layer=layer, fid_as_index=True)
     except Exception as exc:  # pyogrio raises several unrelated types for unreadable files
         raise InputError(

@@ -26,6 +26,7 @@ __all__ = [
     "SUPPORTED_PROMPT_FORMATS",
     "VECTOR_SUFFIXES",
     "PromptSet",
+    "prompt_layer",
     "read_prompts",
 ]
 
@@ -53,6 +54,7 @@ class PromptSet:
         classes: one class name (or None) per box.
         attributes: other source attributes per box, as JSON-compatible Python values.
         source: the path the boxes were read from.
+        layer: the layer of a vector file they were read from (None for CSV, COCO and values).
     """
 
     ids: list[str | int]
@@ -61,6 +63,7 @@ class PromptSet:
     classes: list[str | None]
     attributes: list[dict] = field(default_factory=list)
     source: str = ""
+    layer: str | None = None
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -120,6 +123,21 @@ def read_prompts(
         f"unsupported prompt format {suffix or '(no extension)'!r} for {path.name!r}; supported: "
         f"{SUPPORTED_PROMPT_FORMATS}"
     )
+
+
+def prompt_layer(path: str | Path, layer: str | None = None) -> str | None:
+    """The layer that :func:`read_prompts` reads from ``path``: ``layer``, or the only layer of a vector
+    file; None for other files (CSV, COCO) and for files it cannot read (it reports those itself)."""
+    path = Path(path)
+    if path.suffix.lower() not in VECTOR_SUFFIXES or not path.is_file():
+        return None
+    if layer is not None:
+        return layer
+    try:
+        layers = layer_names(path)
+    except Exception:  # noqa: BLE001 - an unreadable file is reported when the prompts are read
+        return None
+    return layers[0] if len(layers) == 1 else None
 
 
 def _parse_crs(crs: str | pyproj.CRS) -> pyproj.CRS:
@@ -225,6 +243,7 @@ def _read_vector(
         classes=[_class_value(v) for v in gdf[class_col]] if class_col else [None] * len(gdf),
         attributes=[{k: _py_value(v) for k, v in r.items()} for r in records],
         source=str(path),
+        layer=layer or layers[0],
     )
 
 

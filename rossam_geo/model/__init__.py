@@ -9,7 +9,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from rossam_geo.model.build import CONFIGS, RosSamConfig, build_rossam, get_config
+    from rossam_geo.model.build import build_rossam
     from rossam_geo.model.checkpoint import (
         AdapterMetadata,
         export_merged,
@@ -19,13 +19,14 @@ if TYPE_CHECKING:
         load_official,
         save_adapter,
     )
+    from rossam_geo.model.config import CONFIGS, RosSamConfig, get_config
     from rossam_geo.model.rossam import RosSam
 
 _LAZY = {
-    "CONFIGS": "rossam_geo.model.build",
-    "RosSamConfig": "rossam_geo.model.build",
+    "CONFIGS": "rossam_geo.model.config",
+    "RosSamConfig": "rossam_geo.model.config",
     "build_rossam": "rossam_geo.model.build",
-    "get_config": "rossam_geo.model.build",
+    "get_config": "rossam_geo.model.config",
     "RosSam": "rossam_geo.model.rossam",
     "AdapterMetadata": "rossam_geo.model.checkpoint",
     "export_merged": "rossam_geo.model.checkpoint",

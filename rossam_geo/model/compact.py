@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rossam_geo.errors import WeightsError
-from rossam_geo.model.build import RosSamConfig
+from rossam_geo.model.config import RosSamConfig
 
 if TYPE_CHECKING:
     from rossam_geo.model.rossam import RosSam

@@ -12,7 +12,7 @@ from segment_anything.modeling import MaskDecoder, PromptEncoder
 from torch import nn
 
 from rossam_geo.errors import InputError
-from rossam_geo.model.build import PIXEL_MEAN_RGB, PIXEL_STD_RGB, RosSamConfig
+from rossam_geo.model.config import PIXEL_MEAN_RGB, PIXEL_STD_RGB, RosSamConfig
 from rossam_geo.model.hq_decoder import HQMaskDecoder
 from rossam_geo.model.image_encoder import RosSamImageEncoder
 from rossam_geo.model.lora import LoRAQKVLinear, is_lora_parameter_name, lora_layers

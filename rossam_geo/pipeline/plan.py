@@ -142,13 +142,11 @@ def plan_crop(
 def plan_whole(raster_width: int, raster_height: int, input_size_px: int | None) -> CropPlan:
     """Plan the whole raster as one window, resized so its long side equals the model input.
 
-    The resized size follows segment_anything's ResizeLongestSide (new size int(x * scale + 0.5)).
+    The resized size follows segment_anything's ``ResizeLongestSide.get_preprocess_shape``: scale = input
+    size / long side, new size ``int(side * scale + 0.5)``.
     """
     if input_size_px is None:
         return CropPlan(0, 0, raster_width, raster_height, raster_width, raster_height, None)
-    from segment_anything.utils.transforms import ResizeLongestSide
-
-    model_height, model_width = ResizeLongestSide.get_preprocess_shape(
-        raster_height, raster_width, input_size_px
-    )
+    scale = input_size_px * 1.0 / max(raster_height, raster_width)
+    model_height, model_width = int(raster_height * scale + 0.5), int(raster_width * scale + 0.5)
     return CropPlan(0, 0, raster_width, raster_height, model_width, model_height, input_size_px)

@@ -24,7 +24,7 @@ from rossam_geo.pipeline.resample import logits_to_window_mask, window_to_model_
 if TYPE_CHECKING:
     from rossam_geo.pipeline.timing import StageTimes
 
-Status = Literal["ok", "skipped", "failed"]
+Status = Literal["ok", "low_score", "skipped", "failed"]
 
 #: largest raster (pixels) that whole-raster mode (crop=False) reads into memory.
 MAX_WHOLE_RASTER_PX = 50_000_000

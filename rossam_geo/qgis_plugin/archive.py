@@ -9,7 +9,7 @@ import configparser
 import zipfile
 from pathlib import Path
 
-from rossam_geo.atomic import atomic_path
+from rossam_geo.io.atomic import atomic_path
 from rossam_geo.qgis_plugin import plugin_source_dir
 
 #: File types shipped with the plugin.

@@ -16,8 +16,8 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from rossam_geo.atomic import write_bytes_atomic
 from rossam_geo.errors import InputError
+from rossam_geo.io.atomic import write_bytes_atomic
 from rossam_geo.qgis_plugin import PLUGIN_PACKAGE, SETTINGS_GROUP, plugin_source_dir
 from rossam_geo.qgis_plugin.archive import plugin_files, plugin_metadata
 from rossam_geo.qgis_plugin.profiles import QgisProfile

@@ -6,11 +6,10 @@ import json
 from collections.abc import Sequence
 from pathlib import Path
 
-import cv2
 import numpy as np
 
-from rossam_geo.atomic import write_text_atomic
 from rossam_geo.errors import OutputExistsError
+from rossam_geo.io import write_image_rgb, write_text_atomic
 from rossam_geo.synth.scene import CATEGORIES, generate_scene
 
 ANNOTATIONS_FILE = "annotations.json"
@@ -68,7 +67,7 @@ def write_coco_dataset(
         if not scene.classes:
             continue
         name = f"images/synth_{seed}_{i:06d}.png"
-        cv2.imwrite(str(out / name), cv2.cvtColor(scene.image_rgb, cv2.COLOR_RGB2BGR))
+        write_image_rgb(out / name, scene.image_rgb)
         image_id = len(images) + 1
         images.append(
             {"id": image_id, "file_name": name, "width": size_px, "height": size_px, "kind": scene.kind}

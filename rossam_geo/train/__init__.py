@@ -13,8 +13,8 @@ from rossam_geo.train.config import TrainConfig
 
 _LAZY = {
     "train": "rossam_geo.train.loop",
-    "TrainResult": "rossam_geo.train.loop",
-    "EpochRecord": "rossam_geo.train.loop",
+    "TrainResult": "rossam_geo.train.records",
+    "EpochRecord": "rossam_geo.train.records",
     "MaskLoss": "rossam_geo.train.losses",
     "open_dataset": "rossam_geo.train.data",
     "TrainTransform": "rossam_geo.train.transforms",

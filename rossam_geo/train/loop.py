@@ -9,129 +9,43 @@ momentum or weight-decay drift); LoRA and the last block receive a gradient, and
 
 from __future__ import annotations
 
-import contextlib
-import json
 import math
 import os
-import shutil
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from collections.abc import Callable
+from dataclasses import asdict
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
-from rossam_geo.atomic import atomic_path, write_text_atomic
 from rossam_geo.errors import InputError, OutputExistsError
+from rossam_geo.train.checkpoints import (
+    atomic_copy,
+    base_state_sha256,
+    load_trainable_state,
+    save_adapter_file,
+    trainable_state,
+    write_json_atomic,
+)
 from rossam_geo.train.config import TrainConfig
+from rossam_geo.train.records import EpochRecord as EpochRecord  # re-exported
+from rossam_geo.train.records import TrainResult as TrainResult  # re-exported
+from rossam_geo.train.records import progress_bar
+from rossam_geo.train.steps import Decoder as Decoder  # re-exported
+from rossam_geo.train.steps import EpochShardSampler as EpochShardSampler  # re-exported
+from rossam_geo.train.steps import decoder_for_step as decoder_for_step  # re-exported
+from rossam_geo.train.steps import training_step as training_step  # re-exported
+from rossam_geo.train.steps import validate as validate  # re-exported
 
 if TYPE_CHECKING:
-    import torch
     from lightning.fabric import Fabric
 
     from rossam_geo.model.rossam import RosSam
-    from rossam_geo.train.losses import MaskLoss
 
-Decoder = Literal["sam", "hq"]
 
 LAST_ADAPTER = "last.safetensors"
 BEST_ADAPTER = "best.safetensors"
 STATE_FILE = Path("state") / "last.ckpt"
 HISTORY_FILE = "history.json"
-
-
-def decoder_for_step(step: int) -> Decoder:
-    """The decoder trained at global step ``step``: ``sam`` on even steps, ``hq`` on odd steps."""
-    return "sam" if step % 2 == 0 else "hq"
-
-
-@dataclass
-class EpochRecord:
-    """Numbers of one epoch (validation values are NaN without a validation set).
-
-    Attributes:
-        epoch: 1-based epoch number.
-        steps: global step count at the end of the epoch.
-        train_loss_sam: mean loss of the SAM-decoder steps.
-        train_loss_hq: mean loss of the HQ-decoder steps.
-        val_iou: mean per-object mask IoU of the HQ output on the validation images.
-        val_biou: mean per-object Boundary IoU of the HQ output.
-        val_iou_sam: mean per-object mask IoU of SAM's decoder.
-        val_biou_sam: mean per-object Boundary IoU of SAM's decoder.
-        val_objects: number of validation objects scored.
-        seconds: wall time of the epoch (training and validation).
-    """
-
-    epoch: int
-    steps: int
-    train_loss_sam: float
-    train_loss_hq: float
-    val_iou: float
-    val_biou: float
-    val_iou_sam: float
-    val_biou_sam: float
-    val_objects: int
-    seconds: float
-
-
-@dataclass
-class TrainResult:
-    """What a training run produced.
-
-    Attributes:
-        history: one record per epoch, from the first epoch of the run (earlier ones included after a resume).
-        output_dir: the run folder.
-        last_adapter: path of the last epoch's adapter file.
-        best_adapter: path of the best-validation adapter file (None without validation).
-        best_val_iou: best validation IoU (NaN without validation).
-        initial_val_iou: validation HQ IoU before the first step (NaN when resumed or without validation).
-    """
-
-    history: list[EpochRecord]
-    output_dir: Path
-    last_adapter: Path
-    best_adapter: Path | None
-    best_val_iou: float
-    initial_val_iou: float = math.nan
-
-
-class EpochShardSampler:
-    """Per-epoch seeded order of a dataset, sharded across ranks.
-
-    Training (``shuffle``): a permutation seeded by ``(seed, epoch)``, padded by repetition to a multiple of
-    the world size so every rank runs the same number of steps. Validation: the natural order, unpadded.
-    """
-
-    def __init__(self, length: int, seed: int, rank: int, world_size: int, shuffle: bool) -> None:
-        self.length = length
-        self.seed = seed
-        self.rank = rank
-        self.world_size = world_size
-        self.shuffle = shuffle
-        self.epoch = 0
-
-    def use_epoch(self, epoch: int) -> None:
-        """Select the order of ``epoch``.
-
-        (Deliberately not named ``set_epoch``: Fabric's data loader calls ``set_epoch`` with its own count of
-        iterations, which restarts at zero after a resume.)
-        """
-        self.epoch = epoch
-
-    def _indices(self) -> list[int]:
-        if not self.shuffle:
-            return list(range(self.rank, self.length, self.world_size))
-        order = np.random.default_rng([self.seed, self.epoch, 0xD474]).permutation(self.length).tolist()
-        total = math.ceil(self.length / self.world_size) * self.world_size
-        order += order[: total - len(order)]
-        return order[self.rank : total : self.world_size]
-
-    def __iter__(self) -> Iterator[int]:
-        return iter(self._indices())
-
-    def __len__(self) -> int:
-        return len(self._indices())
 
 
 def _fabric_for(config: TrainConfig, loggers: list[Any]) -> Fabric:
@@ -188,7 +102,7 @@ def build_model(config: TrainConfig) -> tuple[RosSam, str, str]:
         gradient_checkpointing=config.use_grad_checkpointing,
     )
     if config.base_weights:
-        from rossam_geo.hashing import sha256_file
+        from rossam_geo.io.hashing import sha256_file
         from rossam_geo.model.checkpoint import load_official
         from rossam_geo.weights import resolve_weights
 
@@ -200,158 +114,6 @@ def build_model(config: TrainConfig) -> tuple[RosSam, str, str]:
     model.freeze_for_training()
     model.train()
     return model, base_name, base_sha
-
-
-def _trainable_state(model: RosSam) -> dict[str, torch.Tensor]:
-    return {
-        name: p.detach().clone()
-        for group in model.named_parameter_groups().values()
-        for name, p in group.items()
-    }
-
-
-def _load_trainable_state(model: RosSam, state: dict[str, torch.Tensor]) -> None:
-    import torch
-
-    params = {name: p for group in model.named_parameter_groups().values() for name, p in group.items()}
-    missing = sorted(set(params) - set(state))
-    unexpected = sorted(set(state) - set(params))
-    if missing or unexpected:
-        raise InputError(
-            f"resume state does not match the model (missing {missing[:3]}, unexpected {unexpected[:3]}); "
-            "resume with the same model and LoRA options, or pass --overwrite to start over"
-        )
-    with torch.no_grad():
-        for name, p in params.items():
-            p.copy_(state[name])
-
-
-def _atomic_copy(src: Path, dst: Path) -> None:
-    with atomic_path(dst) as tmp:
-        shutil.copyfile(src, tmp)
-
-
-def _save_adapter(model: RosSam, path: Path, base_name: str, base_sha: str) -> None:
-    from rossam_geo.model.checkpoint import save_adapter
-
-    save_adapter(model, path, base_name, base_sha, overwrite=True)
-
-
-def base_state_sha256(model: RosSam) -> str:
-    """SHA-256 of the frozen (non-trainable) tensors of ``model``, serialised with safetensors in key order.
-
-    Identifies a randomly initialised base network (``tiny`` test runs) the way a file hash identifies an
-    official checkpoint.
-    """
-    import hashlib
-
-    from safetensors.torch import save
-
-    trainable = {id(p) for p in model.trainable_parameters()}
-    frozen = {
-        name: p.detach().contiguous().cpu() for name, p in model.named_parameters() if id(p) not in trainable
-    }
-    return hashlib.sha256(save(dict(sorted(frozen.items())))).hexdigest()
-
-
-def _write_json_atomic(path: Path, payload: Any) -> None:
-    write_text_atomic(path, json.dumps(payload, indent=1, allow_nan=True))
-
-
-def training_step(
-    model: Any,
-    optimizer: Any,
-    batch: dict[str, Any],
-    step: int,
-    loss_fn: MaskLoss,
-    groups: Mapping[str, Sequence[torch.nn.Parameter]],
-    backward: Callable[[torch.Tensor], None],
-) -> tuple[Decoder, dict[str, float]]:
-    """One alternating update.
-
-    Args:
-        model: the (possibly Fabric/DDP-wrapped) network; called as ``model(images, boxes, decoders=...)``.
-        optimizer: one optimizer over all trainable parameters.
-        batch: a :func:`~rossam_geo.train.data.collate_samples` batch on the model's device.
-        step: global step; selects the decoder (:func:`decoder_for_step`).
-        loss_fn: mask loss.
-        groups: parameter groups by name (``sam_decoder`` and ``hq_decoder`` at least).
-        backward: ``loss -> None`` (``fabric.backward``, or ``Tensor.backward``).
-
-    Returns:
-        (decoder trained, ``{"loss", "bce", "dice", "objects"}`` as floats).
-    """
-    import torch
-
-    decoder = decoder_for_step(step)
-    images = batch["images"].permute(0, 3, 1, 2)
-    out = model(images, batch["prompt_boxes"], decoders=decoder)
-    logits = out[f"{decoder}_mask_logits"][:, 0]
-    targets = (
-        torch.cat([m.to(logits.device) for m in batch["masks"]]) if batch["masks"] else logits.new_zeros(0)
-    )
-    losses = loss_fn(logits, targets)
-    optimizer.zero_grad(set_to_none=True)
-    backward(losses["loss"])
-    idle = groups["hq_decoder" if decoder == "sam" else "sam_decoder"]
-    for p in idle:
-        p.grad = None
-    optimizer.step()
-    return decoder, {
-        "loss": float(losses["loss"].detach()),
-        "bce": float(losses["bce"]),
-        "dice": float(losses["dice"]),
-        "objects": float(targets.shape[0]),
-    }
-
-
-def validate(
-    model: Any, loader: Any, image_size_px: int, autocast: Callable[[], Any] = contextlib.nullcontext
-) -> dict[str, float]:
-    """Per-object mask IoU and Boundary IoU of both decoders on validation batches (this process's share).
-
-    Logits are upsampled bilinearly to the model input size and thresholded at 0; Boundary IoU uses a band of
-    ``max(1, round(0.02 * diagonal))`` pixels of the model input.
-
-    Args:
-        model: the bare network (not DDP-wrapped: ranks may hold different numbers of validation batches).
-        loader: validation batches.
-        image_size_px: model input size.
-        autocast: context factory for mixed precision (``fabric.autocast``).
-
-    Returns:
-        Sums (not means): ``iou_hq``, ``biou_hq``, ``iou_sam``, ``biou_sam`` and the object count ``n``.
-    """
-    import torch
-    import torch.nn.functional as F
-
-    from rossam_geo.evaluate.metrics import boundary_iou, dilation_px, mask_iou
-
-    dilation = dilation_px(image_size_px, image_size_px)
-    sums = {"iou_hq": 0.0, "biou_hq": 0.0, "iou_sam": 0.0, "biou_sam": 0.0, "n": 0.0}
-    was_training = model.training
-    model.eval()
-    with torch.no_grad():
-        for batch in loader:
-            with autocast():
-                out = model(batch["images"].permute(0, 3, 1, 2), batch["prompt_boxes"], decoders="both")
-            gt = (
-                torch.cat(list(batch["masks"])).cpu().numpy() if batch["masks"] else np.zeros((0, 1, 1), bool)
-            )
-            for key in ("hq", "sam"):
-                logits = out[f"{key}_mask_logits"].float()
-                if logits.shape[0] == 0:
-                    continue
-                up = F.interpolate(
-                    logits, (image_size_px, image_size_px), mode="bilinear", align_corners=False
-                )
-                pred = (up[:, 0] > 0).cpu().numpy()
-                for g, p in zip(gt, pred, strict=True):
-                    sums[f"iou_{key}"] += mask_iou(g, p)
-                    sums[f"biou_{key}"] += boundary_iou(g, p, dilation)
-            sums["n"] += float(gt.shape[0])
-    model.train(was_training)
-    return sums
 
 
 def _reduce_validation(fabric: Fabric, sums: dict[str, float]) -> dict[str, float]:
@@ -488,7 +250,7 @@ def train(config: TrainConfig, on_epoch_end: Callable[[EpochRecord], None] | Non
                 f"the run in {str(out_dir)!r} trained model {state['model_name']!r}, not {config.model!r}; "
                 "resume with the same --model or choose another --output-dir"
             )
-        _load_trainable_state(model, state["trainable"])
+        load_trainable_state(model, state["trainable"])
         torch.set_rng_state(state["rng_torch"])
     history = [EpochRecord(**r) for r in state["history"]]
     step, best = int(state["step"]), float(state["best_val_iou"])
@@ -499,7 +261,7 @@ def train(config: TrainConfig, on_epoch_end: Callable[[EpochRecord], None] | Non
             "iou_hq"
         ]
         fabric.print(f"validation IoU before training: {initial_val_iou:.4f}")
-    progress = _progress(fabric.is_global_zero and config.progress)
+    progress = progress_bar(fabric.is_global_zero and config.progress)
 
     for epoch in range(int(state["epoch"]), config.epochs):
         started = time.perf_counter()
@@ -547,17 +309,17 @@ def train(config: TrainConfig, on_epoch_end: Callable[[EpochRecord], None] | Non
         if improved:
             best = record.val_iou
         if fabric.is_global_zero:
-            _save_adapter(model, out_dir / LAST_ADAPTER, base_name, base_sha)
+            save_adapter_file(model, out_dir / LAST_ADAPTER, base_name, base_sha)
             if improved:
-                _atomic_copy(out_dir / LAST_ADAPTER, out_dir / BEST_ADAPTER)
-            _write_json_atomic(out_dir / HISTORY_FILE, [asdict(r) for r in history])
+                atomic_copy(out_dir / LAST_ADAPTER, out_dir / BEST_ADAPTER)
+            write_json_atomic(out_dir / HISTORY_FILE, [asdict(r) for r in history])
         fabric.print(
             f"epoch {record.epoch}: loss sam {record.train_loss_sam:.4f} hq {record.train_loss_hq:.4f}, "
             f"val IoU {record.val_iou:.4f} BIoU {record.val_biou:.4f} (sam decoder {record.val_iou_sam:.4f})"
         )
         state.update(
             {
-                "trainable": _trainable_state(model),
+                "trainable": trainable_state(model),
                 "epoch": epoch + 1,
                 "step": step,
                 "best_val_iou": best,
@@ -590,32 +352,3 @@ def _mean_across(fabric: Fabric, values: list[float]) -> float:
     totals = fabric.all_reduce(torch.tensor([sum(values), len(values)], dtype=torch.float64), reduce_op="sum")
     total, count = torch.as_tensor(totals).cpu().tolist()
     return total / count if count > 0 else math.nan
-
-
-class _Progress:
-    """A rich progress bar, one task per epoch."""
-
-    def __init__(self) -> None:
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-        self._bar = Progress(
-            TextColumn("{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("{task.fields[status]}"),
-            TimeRemainingColumn(),
-        )
-
-    def start(self, description: str, total: int) -> Any:
-        self._bar.start()
-        return self._bar.add_task(description, total=total, status="")
-
-    def advance(self, task: Any, status: str) -> None:
-        self._bar.update(task, advance=1, status=status)
-
-    def stop(self, task: Any) -> None:
-        self._bar.stop()
-
-
-def _progress(enabled: bool) -> _Progress | None:
-    return _Progress() if enabled else None

@@ -26,6 +26,7 @@ import numpy as np
 
 from rossam_geo.errors import PromptError
 from rossam_geo.io.documents import read_npy
+from rossam_geo.io.files import list_files, natural_key, read_text
 
 __all__ = [
     "ANNOTATION_FORMATS",
@@ -64,12 +65,6 @@ class TrackBox:
     confidence: float | None = None
 
 
-def natural_key(name: str) -> tuple[object, ...]:
-    """Sort key ordering ``frame2`` before ``frame10`` (digit runs compared as numbers)."""
-    parts = re.split(r"(\d+)", name)
-    return tuple((0, int(p)) if p.isdigit() else (1, p.lower()) for p in parts if p != "")
-
-
 def _fields(line: str) -> list[str]:
     return [f for f in _SPLIT.split(line.strip()) if f != ""]
 
@@ -77,8 +72,8 @@ def _fields(line: str) -> list[str]:
 def _data_lines(path: Path) -> list[tuple[int, list[str]]]:
     """(1-based line number, fields) of non-empty, non-comment lines."""
     try:
-        text = path.read_text(encoding="utf-8-sig")
-    except OSError as exc:
+        text = read_text(path)
+    except (OSError, UnicodeDecodeError) as exc:
         raise PromptError(f"cannot read annotations {str(path)!r} ({exc}); check the path") from exc
     out = []
     for number, line in enumerate(text.splitlines(), start=1):
@@ -181,7 +176,7 @@ def read_sot(
                 f"track id {track_id} was given for the folder {str(path)!r} of single-object files; ids "
                 "come from the file names there, so drop --track-id or pass one file"
             )
-        files = sorted(path.glob("*.txt"), key=lambda p: natural_key(p.name))
+        files = list_files(path, pattern="*.txt")
         ids = [_track_id_from_name(f) for f in files]
         if None in ids or len(set(ids)) != len(ids):
             ids = list(range(1, len(files) + 1))
@@ -232,7 +227,7 @@ def read_satmtb_boxes(
     path = Path(path)
     if path.is_dir() and (path / "boxes").is_dir():
         path = path / "boxes"
-    files = [path] if path.is_file() else sorted(path.glob("*.npy"), key=lambda p: natural_key(p.name))
+    files = [path] if path.is_file() else list_files(path, pattern="*.npy")
     if not files:
         raise PromptError(f"no .npy box files in {str(path)!r}; the SAT-MTB layout keeps them in boxes/*.npy")
     numbers: dict[str, int] | None = None
@@ -277,9 +272,9 @@ def detect_format(path: str | Path) -> AnnotationFormat:
     if not path.exists():
         raise PromptError(f"annotations {str(path)!r} do not exist; check the path")
     if path.is_dir():
-        if (path / "boxes").is_dir() or any(path.glob("*.npy")):
+        if (path / "boxes").is_dir() or list_files(path, pattern="*.npy"):
             return "satmtb"
-        if any(path.glob("*.txt")):
+        if list_files(path, pattern="*.txt"):
             return "sot"
         raise PromptError(
             f"folder {str(path)!r} holds neither .npy box files nor .txt annotations; pass a MOT or SatSOT "

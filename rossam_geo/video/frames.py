@@ -26,7 +26,8 @@ import pyproj
 from affine import Affine
 
 from rossam_geo.errors import InputError, RasterError
-from rossam_geo.video.annotations import natural_key
+from rossam_geo.io.files import list_files
+from rossam_geo.io.video import open_video
 
 if TYPE_CHECKING:
     from rossam_geo.io import SceneInfo
@@ -119,10 +120,7 @@ class ImageFolderFrames(FrameSource):
         bands: Sequence[int] | None = None,
     ) -> None:
         folder = Path(path)
-        files = sorted(
-            (p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES),
-            key=lambda p: natural_key(p.name),
-        )
+        files = list_files(folder, IMAGE_SUFFIXES)
         if not files:
             raise RasterError(
                 f"no frames in {str(folder)!r}; expected images ending in {', '.join(IMAGE_SUFFIXES)}"
@@ -234,7 +232,7 @@ class VideoFileFrames(FrameSource):
         if _looks_like_text(Path(self.path)):
             raise RasterError(f"{self.path!r} is a text file, not a video{_NOT_A_VIDEO}")
         _quiet_ffmpeg()
-        capture = cv2.VideoCapture(self.path)
+        capture = open_video(self.path)
         try:
             if not capture.isOpened():
                 raise RasterError(f"cannot open {self.path!r} as a video{_NOT_A_VIDEO}")
@@ -255,10 +253,8 @@ class VideoFileFrames(FrameSource):
     def frame_numbers(self) -> list[int]:
         if self._count is None:
             # The container's frame count is a hint only; count decodable frames once.
-            import cv2
-
             _quiet_ffmpeg()
-            capture = cv2.VideoCapture(self.path)
+            capture = open_video(self.path)
             count = 0
             while capture.grab():
                 count += 1
@@ -281,7 +277,7 @@ class VideoFileFrames(FrameSource):
         for number in sorted({n for n in numbers if n >= 1}):
             if self._capture is None or self._decoded >= number:
                 self.close()
-                self._capture = cv2.VideoCapture(self.path)
+                self._capture = open_video(self.path)
             while self._decoded < number - 1:
                 if not self._capture.grab():
                     self.close()

@@ -15,7 +15,9 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import pyproj
 
+from rossam_geo.engines import weight_free_engines
 from rossam_geo.errors import InputError
+from rossam_geo.segmentation.options import SegmentOptions
 from rossam_geo.video.annotations import TrackBox
 from rossam_geo.video.frames import FrameSource, open_frames
 
@@ -26,7 +28,7 @@ __all__ = ["WEIGHT_FREE_ENGINES", "Chunk", "TrackJob", "plan_chunks"]
 
 
 #: Engines without a model; temporal refinement leaves their masks unchanged.
-WEIGHT_FREE_ENGINES = ("box", "grabcut")
+WEIGHT_FREE_ENGINES = weight_free_engines()
 
 
 @dataclass(frozen=True)
@@ -37,12 +39,11 @@ class TrackJob:
         frames_path: folder of frame images or a video file (readable from every worker).
         number_from: image folders: ``"position"`` or ``"name"`` numbering
             (see :mod:`rossam_geo.video.frames`).
-        bands: 1-based bands used as RGB, None for the default.
-        engine, weights, device, batch_size: engine construction options.
-        crop_size, upsample: the crop pipeline's settings (pixels, sampling rate).
+        engine, weights, device: engine construction options.
+        options: how each frame is segmented (``crop_size``, ``upsample``, ``batch_size`` (also the engine's),
+            ``bands`` (1-based bands used as RGB), ``all_parts``, ``simplify_px``, ``min_region_px``,
+            ``min_score``); ``crop``, ``output_crs`` and ``polygon_workers`` do not apply to tracks.
         temporal: refine masks with the previous frame's mask of the same track.
-        all_parts: keep every mask part overlapping the box instead of the largest one.
-        simplify_px: polygon simplification tolerance in pixels.
         output_crs_wkt: CRS of the output layer as WKT, None for pixel coordinates.
         fps: frames per second, with ``start_time`` gives each frame's timestamp.
         start_time: ISO 8601 time of frame 1 (UTC when it has no offset).
@@ -50,16 +51,11 @@ class TrackJob:
 
     frames_path: str
     number_from: Literal["position", "name"] = "position"
-    bands: tuple[int, ...] | None = None
     engine: str = "rossam"
     weights: str | None = None
     device: str = "auto"
-    batch_size: int | None = None
-    crop_size: int = 512
-    upsample: float = 2.0
+    options: SegmentOptions = field(default_factory=SegmentOptions)
     temporal: bool = False
-    all_parts: bool = False
-    simplify_px: float = 0.0
     output_crs_wkt: str | None = None
     fps: float | None = None
     start_time: str | None = None
@@ -84,9 +80,14 @@ class TrackJob:
         """The output layer's CRS (None: pixel coordinates)."""
         return pyproj.CRS.from_wkt(self.output_crs_wkt) if self.output_crs_wkt else None
 
+    @property
+    def bands(self) -> tuple[int, ...] | None:
+        """1-based bands used as RGB (None: the default)."""
+        return self.options.bands
+
     def engine_key(self) -> tuple[str, str | None, str, int | None]:
         """What identifies a loaded engine (for per-process caches)."""
-        return (self.engine, self.weights, self.device, self.batch_size)
+        return (self.engine, self.weights, self.device, self.options.batch_size)
 
     def open_frames(self) -> FrameSource:
         """Open the job's frames."""
@@ -96,7 +97,7 @@ class TrackJob:
         """Build the job's engine (loads the model for SAM-family engines)."""
         from rossam_geo.engines import get_engine
 
-        options: dict[str, Any] = {"device": self.device, "batch_size": self.batch_size}
+        options: dict[str, Any] = {"device": self.device, "batch_size": self.options.batch_size}
         if self.weights is not None:
             options["weights"] = self.weights
         return get_engine(self.engine, **options)

@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from rossam_geo.atomic import write_bytes_atomic
 from rossam_geo.errors import InputError, OutputExistsError
+from rossam_geo.io.atomic import write_bytes_atomic
 
 if TYPE_CHECKING:
     import geopandas

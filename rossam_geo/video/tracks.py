@@ -1,10 +1,10 @@
 """The tracks job: annotated boxes in a sequence of frames -> one polygon per (frame, track) in a GeoPackage.
 
 Frames are processed in chunks of whole frames. After each chunk its features are appended to the GeoPackage
-(an atomic replace of the file), so the GeoPackage alone records what is done: a resumed run reads the
-(frame, track_id) pairs already there and segments only the others. A run killed at any moment therefore
-loses at most the chunk in progress and never writes a pair twice. There is no separate journal, so there is
-no window in which data and journal disagree.
+in one transaction (:class:`rossam_geo.segmentation.LayerSink`), so the GeoPackage alone records what is done:
+a resumed run reads the (frame, track_id) pairs already there and segments only the others. A run killed at
+any moment therefore loses at most the chunk in progress and never writes a pair twice. There is no separate
+journal, so there is no window in which data and journal disagree.
 
 Each chunk is independent of the others (with ``temporal`` it also re-segments, without writing, the frame
 before each track's first box in the chunk), so chunks can run in any order, in any process: see
@@ -16,21 +16,25 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pyproj
 
-from rossam_geo.errors import InputError
 from rossam_geo.video.annotations import TrackBox
 from rossam_geo.video.frames import FrameInfo, FrameSource
 from rossam_geo.video.job import WEIGHT_FREE_ENGINES, Chunk, TrackJob, plan_chunks
 from rossam_geo.video.temporal import WindowMask, refine_with_previous
+from rossam_geo.video.track_output import (
+    TRACK_COLUMNS,
+    TracksResult,
+    annotations_fingerprint,
+    open_tracks_output,
+    output_crs_of,
+    records_to_frame,
+)
 
 if TYPE_CHECKING:
-    import geopandas
-
     from rossam_geo.engines.base import Engine
 
 __all__ = [
@@ -39,36 +43,14 @@ __all__ = [
     "Chunk",
     "TrackJob",
     "TracksResult",
+    "annotations_fingerprint",
+    "open_tracks_output",
     "output_crs_of",
     "plan_chunks",
-    "prepare_output",
     "records_to_frame",
     "run_tracks",
     "segment_chunk",
 ]
-
-#: Output columns in order (``timestamp`` only when the frame rate and start time are known).
-TRACK_COLUMNS = (
-    "frame",
-    "track_id",
-    "timestamp",
-    "class",
-    "score",
-    "area",
-    "area_unit",
-    "status",
-    "reason",
-    "box_xmin",
-    "box_ymin",
-    "box_xmax",
-    "box_ymax",
-    "box_cx",
-    "box_cy",
-    "source",
-    "engine",
-    "model",
-    "created",
-)
 
 
 def _window_masks(
@@ -82,9 +64,9 @@ def _window_masks(
         ArraySource(rgb),
         boxes_px,
         engine,
-        crop_size=job.crop_size,
-        upsample=job.upsample,
-        batch_size=job.batch_size,
+        crop_size=job.options.crop_size,
+        upsample=job.options.upsample,
+        batch_size=job.options.batch_size,
     )
     yield from zip(boxes, outcomes, strict=True)
 
@@ -239,11 +221,18 @@ def segment_chunk(
                     mask,
                     transform,
                     box_px_xyxy=tuple(float(v) for v in plan.box_to_window(outcome.box_px_xyxy)),
-                    all_parts=job.all_parts,
-                    simplify_px=job.simplify_px,
+                    all_parts=job.options.all_parts,
+                    simplify_px=job.options.simplify_px,
+                    min_region_px=job.options.min_region_px,
                 )
                 if geometry.is_empty:
                     status, reason = "failed", "the mask does not overlap the box"
+            min_score = job.options.min_score
+            if status == "ok" and min_score is not None and float(outcome.score) < min_score:
+                status = "low_score"
+                reason = "; ".join(
+                    r for r in (reason, f"score {outcome.score:.3f} is below min_score {min_score:g}") if r
+                )
             records.append(
                 _record(
                     job,
@@ -261,87 +250,6 @@ def segment_chunk(
         why = source.read_errors.get(frame, f"frame {frame} is missing in {job.frames_path!r}")
         records.extend(failed(box, why) for box in wanted[frame])
     return sorted(records, key=lambda r: (r["frame"], r["track_id"]))
-
-
-def records_to_frame(records: Sequence[dict[str, Any]], crs: pyproj.CRS | None) -> geopandas.GeoDataFrame:
-    """Records of :func:`segment_chunk` as a GeoDataFrame with stable column types."""
-    import geopandas as gpd
-    import pandas as pd
-
-    columns = [c for c in TRACK_COLUMNS if c != "timestamp" or any(r["timestamp"] for r in records)]
-    frame = pd.DataFrame([{c: r[c] for c in columns} for r in records], columns=columns)
-    for name in ("frame", "track_id"):
-        frame[name] = frame[name].astype("int64")
-    for name in ("score", "area", "box_xmin", "box_ymin", "box_xmax", "box_ymax", "box_cx", "box_cy"):
-        frame[name] = frame[name].astype("float64")
-    for name in ("class", "area_unit", "status", "reason", "source", "engine", "model", "created"):
-        frame[name] = frame[name].astype("object")
-    if "timestamp" in frame:
-        frame["timestamp"] = pd.to_datetime(frame["timestamp"], utc=True)
-    return gpd.GeoDataFrame(frame, geometry=[r["geometry"] for r in records], crs=crs)
-
-
-@dataclass
-class TracksResult:
-    """What a run did.
-
-    Attributes:
-        written: features written by this run.
-        already_done: (frame, track) pairs found in the output at start and skipped.
-        chunks: chunks processed by this run.
-        status_counts: written features per status.
-        failed_chunks: (chunk index, error) of chunks that could not be segmented (nothing written for them,
-            so a resumed run retries them).
-    """
-
-    written: int = 0
-    already_done: int = 0
-    chunks: int = 0
-    status_counts: dict[str, int] = field(default_factory=dict)
-    failed_chunks: list[tuple[int, str]] = field(default_factory=list)
-
-    def add(self, gdf: geopandas.GeoDataFrame) -> None:
-        """Count a written chunk."""
-        self.written += len(gdf)
-        self.chunks += 1
-        for status, n in gdf["status"].value_counts().items():
-            self.status_counts[str(status)] = self.status_counts.get(str(status), 0) + int(n)
-
-
-def output_crs_of(source: FrameSource) -> pyproj.CRS | None:
-    """The CRS of the first frame of ``source`` (the output layer's CRS by default); None for video."""
-    if source.kind == "video":
-        return None
-    numbers = source.frame_numbers()
-    if not numbers:
-        raise InputError(f"no frames in {source.path!r}")
-    return source.info(numbers[0]).crs
-
-
-def prepare_output(
-    out_path: str, layer: str, mode: Literal["create", "overwrite", "resume"]
-) -> tuple[set[tuple[int, int]], Literal["create", "overwrite", "append"]]:
-    """Check the output and read what is done.
-
-    Returns:
-        (done (frame, track_id) pairs, write mode of the first chunk).
-
-    Raises:
-        OutputExistsError: ``mode="create"`` and the output exists.
-    """
-    from pathlib import Path
-
-    from rossam_geo.errors import OutputExistsError
-    from rossam_geo.video.outputs import read_done_pairs
-
-    exists = Path(out_path).exists()
-    if mode == "create" and exists:
-        raise OutputExistsError(
-            f"output {out_path!r} exists; use --resume to continue that run or --overwrite to start again"
-        )
-    if mode == "resume" and exists:
-        return read_done_pairs(out_path, layer), "append"
-    return set(), "overwrite" if mode == "overwrite" else "create"
 
 
 def run_tracks(
@@ -371,20 +279,18 @@ def run_tracks(
     Returns:
         A :class:`TracksResult`.
     """
-    from rossam_geo.io import write_features
-
-    done, write_mode = prepare_output(out_path, layer, mode)
+    sink, done = open_tracks_output(out_path, layer, mode, annotations)
     result = TracksResult(already_done=len({(b.frame, b.track_id) for b in annotations} & done))
     chunks = plan_chunks(annotations, done, frames_per_chunk=frames_per_chunk, temporal=job.temporal)
+    crs = job.output_crs()
     if not chunks:
+        sink.finish(records_to_frame([], crs))
         return result
     engine = engine or job.build_engine()
     source = job.open_frames()
-    crs = job.output_crs()
     for chunk in chunks:
         gdf = records_to_frame(segment_chunk(job, chunk, engine, source), crs)
-        write_features(gdf, out_path, layer=layer, mode=write_mode)
-        write_mode = "append"
+        sink.write(gdf)
         result.add(gdf)
         if on_chunk is not None:
             on_chunk(chunk, result)

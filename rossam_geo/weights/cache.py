@@ -12,8 +12,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Literal
 
-from rossam_geo.atomic import write_text_atomic
 from rossam_geo.errors import WeightsError
+from rossam_geo.io.atomic import write_text_atomic
 from rossam_geo.weights.registry import WeightsEntry, get_entry
 
 #: environment variable naming the weights cache folder (the folder itself, not a parent).

@@ -13,7 +13,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 from rossam_geo import __version__
 from rossam_geo.errors import ChecksumError, DownloadError
-from rossam_geo.hashing import sha256_file
+from rossam_geo.io.hashing import sha256_file
 from rossam_geo.validate import check_download_url
 from rossam_geo.weights.cache import (
     PART_SUFFIX,

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rossam_geo.errors import InputError, WeightsError
-from rossam_geo.hashing import sha256_file
+from rossam_geo.io.hashing import sha256_file
 from rossam_geo.weights.cache import HASH_SOURCE_LABELS, ExpectedHash, HashSource, expected_hash
 from rossam_geo.weights.cache import cache_dir as resolve_cache_dir
 from rossam_geo.weights.registry import entry_for_filename

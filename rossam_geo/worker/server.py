@@ -34,8 +34,8 @@ from rossam_geo.worker.session import (
     Cancelled,
     ModelCache,
     ModelKey,
-    check_options,
     parse_crs,
+    parse_options,
     raster_info,
     rpc_error_from,
     run_segment,
@@ -64,7 +64,6 @@ class Worker:
         stdin: binary stream of requests, one JSON object per line.
         stdout: binary stream for responses and ``progress`` notifications; nothing else is written there.
         max_message_bytes: longest accepted request line.
-        chunk_size: boxes per pipeline call; progress and cancellation granularity (None: the engine's batch).
         segmenter_factory: builds a segmenter from (engine=, weights=, device=); default
             ``rossam_geo.Segmenter``.
     """
@@ -75,7 +74,6 @@ class Worker:
         stdout: IO[bytes],
         *,
         max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
-        chunk_size: int | None = None,
         segmenter_factory: Callable[..., Any] | None = None,
     ) -> None:
         self._reader = LineReader(stdin, max_message_bytes)
@@ -84,7 +82,6 @@ class Worker:
         self._jobs: dict[RequestId, _Job] = {}
         self._jobs_lock = threading.Lock()
         self._models = ModelCache(segmenter_factory)
-        self._chunk_size = chunk_size
         self._default = ModelKey(DEFAULT_ENGINE, None, "auto")
         self._stopping = False
         self._inline: dict[str, Callable[[dict[str, Any] | list[Any]], Any]] = {
@@ -195,7 +192,8 @@ class Worker:
 
     def _version(self, params: dict[str, Any] | list[Any]) -> dict[str, Any]:
         P.named(params, "version", set())
-        from rossam_geo.engines import engine_names
+        from rossam_geo.engines import engine_names, weight_free_engines
+        from rossam_geo.segmentation import OUTPUT_SCHEMA, STATUSES, SegmentOptions
 
         loaded = self._models.current
         return {
@@ -203,6 +201,10 @@ class Worker:
             "protocol": PROTOCOL_VERSION,
             "python": platform.python_version(),
             "engines": engine_names(),
+            "weight_free_engines": list(weight_free_engines()),
+            "output_schema": dict(OUTPUT_SCHEMA),
+            "statuses": list(STATUSES),
+            "options": SegmentOptions().to_dict(),
             "loaded": None
             if loaded is None
             else {"engine": loaded.engine, "weights": loaded.weights, "device": loaded.device},
@@ -257,35 +259,20 @@ class Worker:
         raster = P.require_str(named, "raster")
         boxes = P.get_boxes(named)
         crs = parse_crs(P.get_str(named, "crs"))
-        options = P.get_object(named, "options")
+        options = parse_options(P.get_object(named, "options"))
         key = self._model_key(named)
         segmenter, _ = self._models.get(key)
-        check_options(options, getattr(segmenter, "segment_scene", segmenter.segment))
-        chunk_size = self._chunk_size or int(getattr(getattr(segmenter, "engine", None), "max_batch", 1) or 1)
 
         def report(done: int, total: int) -> None:
             if not job.cancel_event.is_set() and job.request_id is not None:
                 self._out.notify("progress", {"id": job.request_id, "done": done, "total": total})
 
         gdf = run_segment(
-            segmenter,
-            raster,
-            boxes,
-            crs,
-            options,
-            chunk_size=chunk_size,
-            on_progress=report,
-            cancel_event=job.cancel_event,
+            segmenter.engine, raster, boxes, crs, options, on_progress=report, cancel_event=job.cancel_event
         )
         return to_feature_collection(gdf)
 
 
-def serve(
-    stdin: IO[bytes],
-    stdout: IO[bytes],
-    *,
-    max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
-    chunk_size: int | None = None,
-) -> int:
+def serve(stdin: IO[bytes], stdout: IO[bytes], *, max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES) -> int:
     """Run a :class:`Worker` on the given streams until ``shutdown`` or end of input; return the exit code."""
-    return Worker(stdin, stdout, max_message_bytes=max_message_bytes, chunk_size=chunk_size).serve_forever()
+    return Worker(stdin, stdout, max_message_bytes=max_message_bytes).serve_forever()

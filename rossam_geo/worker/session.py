@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import inspect
 import logging
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from rossam_geo.errors import CheckpointError, EngineError, InputError, WeightsError
+from rossam_geo.errors import CancelledError, CheckpointError, EngineError, InputError, WeightsError
 from rossam_geo.worker.protocol import (
     CANCELLED,
     ENGINE_ERROR,
@@ -25,15 +24,13 @@ if TYPE_CHECKING:
     import pyproj
 
     from rossam_geo.api import Segmenter
+    from rossam_geo.engines import Engine
+    from rossam_geo.segmentation.options import SegmentOptions
 
 log = logging.getLogger("rossam_geo.worker")
 
-#: Keyword arguments of ``Segmenter.segment`` that clients may not set through ``options``.
-_RESERVED_OPTIONS = {"scene", "scene_path", "boxes", "boxes_crs", "progress", "layer", "pixel", "self"}
-
-
-class Cancelled(Exception):
-    """The request was cancelled before it finished."""
+#: the request was cancelled before it finished (raised by the run, or before it starts).
+Cancelled = CancelledError
 
 
 @dataclass(frozen=True)
@@ -98,21 +95,23 @@ def rpc_error_from(exc: BaseException) -> RpcError:
     return RpcError(INTERNAL_ERROR, f"internal error: {name}: {exc}; see the backend log", {"type": name})
 
 
-def check_options(options: dict[str, Any], segment_fn: Callable[..., Any]) -> dict[str, Any]:
-    """Accept only keyword options that ``segment_fn`` takes (e.g. crop_size, upsample, simplify_px)."""
-    signature = inspect.signature(segment_fn)
-    accepted = {
-        name
-        for name, p in signature.parameters.items()
-        if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD) and name not in _RESERVED_OPTIONS
-    }
-    unknown = sorted(set(options) - accepted)
+def parse_options(options: dict[str, Any]) -> SegmentOptions:
+    """A request's ``options`` object as :class:`~rossam_geo.segmentation.SegmentOptions`.
+
+    Raises:
+        RpcError: ``INVALID_PARAMS`` for an unknown option (naming the accepted ones), ``INPUT_ERROR`` for a
+            bad value.
+    """
+    from rossam_geo.segmentation.options import SegmentOptions, option_names
+
+    accepted = option_names(SegmentOptions)
+    unknown = sorted(set(options) - set(accepted))
     if unknown:
         raise RpcError(
             INVALID_PARAMS,
-            f'"options" has unknown key(s) {", ".join(unknown)}; accepted: {", ".join(sorted(accepted))}',
+            f'"options" has unknown key(s) {", ".join(unknown)}; accepted: {", ".join(accepted)}',
         )
-    return options
+    return SegmentOptions.from_mapping(options)
 
 
 def parse_crs(crs: str | None) -> pyproj.CRS | None:
@@ -131,60 +130,62 @@ def parse_crs(crs: str | None) -> pyproj.CRS | None:
 
 
 def run_segment(
-    segmenter: Segmenter,
+    engine: Engine,
     raster: str,
     boxes: Sequence[tuple[float, float, float, float]],
     boxes_crs: pyproj.CRS | None,
-    options: dict[str, Any],
+    options: SegmentOptions,
     *,
-    chunk_size: int,
     on_progress: Callable[[int, int], None],
     cancel_event: threading.Event,
 ) -> geopandas.GeoDataFrame:
-    """Segment ``boxes`` over ``raster`` in chunks, reporting progress and stopping when cancelled.
+    """Segment ``boxes`` over ``raster`` in one run, reporting progress and stopping when cancelled.
 
     Args:
-        segmenter: the loaded model.
+        engine: the loaded engine.
         raster: raster path.
         boxes: (N, 4) XYXY boxes in ``boxes_crs`` (None: the raster's own CRS, or pixels when it has none).
         boxes_crs: CRS of the boxes.
-        options: further keyword arguments of ``Segmenter.segment``.
-        chunk_size: boxes per call; progress and cancellation are checked between chunks.
-        on_progress: called with (done, total) after each chunk (and with (0, total) first).
+        options: how to segment.
+        on_progress: called with (done, total) after each box (and with (0, total) first).
         cancel_event: set by the reader thread to cancel.
 
     Returns:
         GeoDataFrame with one row per box, in the raster CRS, ``prompt_id`` numbering the boxes from 0.
 
     Raises:
-        Cancelled: ``cancel_event`` was set.
+        CancelledError: ``cancel_event`` was set.
     """
     import numpy as np
-    import pandas as pd
+
+    from rossam_geo.io import PromptSet, open_raster
+    from rossam_geo.segmentation.run import segment_scene
 
     boxes_array = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
     total = len(boxes_array)
-    if boxes_crs is None:
-        from rossam_geo.io import open_raster
+    with open_raster(raster) as reader:
+        prompts = PromptSet(
+            ids=list(range(total)),
+            boxes_xyxy=boxes_array,
+            crs=boxes_crs if boxes_crs is not None else reader.info.crs,
+            classes=[None] * total,
+            attributes=[{} for _ in range(total)],
+            source="request",
+        )
+        done = 0
 
-        with open_raster(raster) as reader:
-            boxes_crs = reader.info.crs
-    on_progress(0, total)
-    frames = []
-    for start in range(0, max(total, 1), max(chunk_size, 1)):
+        def advance(n: int) -> None:
+            nonlocal done
+            done += n
+            on_progress(done, total)
+
+        on_progress(0, total)
         if cancel_event.is_set():
-            raise Cancelled(f"cancelled after {start} of {total} boxes")
-        chunk = boxes_array[start : start + chunk_size]
-        frame = segmenter.segment(raster, chunk, boxes_crs=boxes_crs, **options)
-        if "prompt_id" in frame.columns:
-            frame["prompt_id"] = list(range(start, start + len(frame)))
-        frames.append(frame)
-        if len(chunk):
-            on_progress(start + len(chunk), total)
-    if cancel_event.is_set():
-        raise Cancelled(f"cancelled after {total} of {total} boxes")
-    result = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
-    return result  # type: ignore[no-any-return]
+            raise CancelledError(f"cancelled after 0 of {total} boxes")
+        result = segment_scene(
+            reader, prompts, engine, options, on_progress=advance, should_stop=cancel_event.is_set
+        )
+    return result.features
 
 
 def crs_member(crs: pyproj.CRS | None) -> dict[str, Any] | None:

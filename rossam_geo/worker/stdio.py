@@ -12,7 +12,6 @@ from rossam_geo.worker.protocol import DEFAULT_MAX_MESSAGE_BYTES
 def serve_stdio(
     *,
     max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
-    chunk_size: int | None = None,
     log_level: int = logging.INFO,
 ) -> int:
     """Serve JSON-RPC on this process's stdin/stdout until ``shutdown`` or end of input.
@@ -37,6 +36,4 @@ def serve_stdio(
         force=True,
     )
     with os.fdopen(protocol_fd, "wb", buffering=0) as protocol_out:
-        return serve(
-            sys.stdin.buffer, protocol_out, max_message_bytes=max_message_bytes, chunk_size=chunk_size
-        )
+        return serve(sys.stdin.buffer, protocol_out, max_message_bytes=max_message_bytes)

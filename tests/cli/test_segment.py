@@ -52,7 +52,7 @@ def test_existing_output_needs_overwrite_or_append(tmp_path, scene, lonlat_promp
     assert _run(scene, lonlat_prompts, "-o", out, "--engine", "box").exit_code == 0
     refused = _run(scene, lonlat_prompts, "-o", out, "--engine", "box")
     assert refused.exit_code == 1 and isinstance(refused.exception, SystemExit)
-    assert "exists; use --overwrite to replace it or --append to add to it" in refused.stderr
+    assert "exists; use --overwrite to replace its layer 'objects', --append to add to it" in refused.stderr
     assert "Traceback" not in refused.output
 
     assert _run(scene, lonlat_prompts, "-o", out, "--engine", "box", "--overwrite").exit_code == 0

@@ -11,6 +11,7 @@ import shapely
 
 from rossam_geo.distributed import parse_scheduler, run_segment_distributed, run_tracks_distributed
 from rossam_geo.errors import InputError, OutputExistsError
+from rossam_geo.segmentation.options import SegmentOptions, option_names
 from rossam_geo.video.annotations import read_annotations
 from rossam_geo.video.tracks import TRACK_COLUMNS, TrackJob, run_tracks
 from tests.geo.fakes import UTM33_TRANSFORM, make_geotiff
@@ -20,7 +21,12 @@ COMPARED = [c for c in TRACK_COLUMNS if c not in ("timestamp", "created")]
 
 
 def _job(frames, **kwargs) -> TrackJob:
-    return TrackJob(str(frames), output_crs_wkt=pyproj.CRS.from_epsg(32633).to_wkt(), **kwargs)
+    """A job on ``frames``; segment options (``crop_size``...) given by name go to its ``options``."""
+    names = option_names(SegmentOptions)
+    options = SegmentOptions(**{k: kwargs.pop(k) for k in list(kwargs) if k in names})
+    return TrackJob(
+        str(frames), output_crs_wkt=pyproj.CRS.from_epsg(32633).to_wkt(), options=options, **kwargs
+    )
 
 
 def _sorted(path, layer="tracks"):
@@ -132,7 +138,7 @@ def test_segment_many_scenes_equals_one_by_one_and_resumes(client, tmp_path):
     out = tmp_path / "many.gpkg"
     result = run_segment_distributed(scenes[:2], csv, out, client, engine="box", pixel=True)
     assert sorted(result.scenes_done) == ["scene_0.tif", "scene_1.tif"] and result.features == 4
-    with pytest.raises(OutputExistsError, match="use --overwrite, --append or --resume"):
+    with pytest.raises(OutputExistsError, match="use --overwrite to replace its layer .*, --append to add"):
         run_segment_distributed(scenes, csv, out, client, engine="box", pixel=True)
     resumed = run_segment_distributed(scenes, csv, out, client, engine="box", pixel=True, mode="resume")
     assert resumed.scenes_done == ["scene_2.tif"] and sorted(resumed.scenes_skipped) == [
@@ -285,9 +291,9 @@ def test_temporal_help_on_workers_equals_the_local_run(sequence, client, tmp_pat
 
 def _cached_segmenter_ttas(dask_worker) -> list[str]:
     """The ``tta`` of every segmenter cached on a worker (run through ``client.run``)."""
-    from rossam_geo.distributed import _worker_cache
+    from rossam_geo.distributed import worker_cache
 
-    cache = _worker_cache(dask_worker)
+    cache = worker_cache(dask_worker)
     return sorted(v.engine.tta for k, v in cache.items() if k[0] == "segmenter" and hasattr(v.engine, "tta"))
 
 

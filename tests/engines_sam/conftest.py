@@ -7,9 +7,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from rossam_geo.hashing import sha256_file
-from rossam_geo.model.build import CONFIGS, build_rossam
+from rossam_geo.io.hashing import sha256_file
+from rossam_geo.model.build import build_rossam
 from rossam_geo.model.checkpoint import load_official, save_adapter
+from rossam_geo.model.config import CONFIGS
 from rossam_geo.model.rossam import RosSam
 from tests.model.conftest import perturb_, reference_sam
 

@@ -102,7 +102,7 @@ def test_adapter_base_found_beside_it(tmp_path, trained_on_hq, tiny_hq_file):
     folder = tmp_path / "run"
     folder.mkdir()
     shutil.copy(tiny_hq_file, folder / "base.pth")
-    from rossam_geo.hashing import sha256_file
+    from rossam_geo.io.hashing import sha256_file
 
     adapter = save_adapter(trained_on_hq, folder / "a.safetensors", "base.pth", sha256_file(tiny_hq_file))
     engine = build_rossam_engine(weights=adapter, device="cpu")

@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 import torch
 
-from rossam_geo.model.build import CONFIGS, build_rossam
+from rossam_geo.model.build import build_rossam
 from rossam_geo.model.checkpoint import load_official
+from rossam_geo.model.config import CONFIGS
 from rossam_geo.model.rossam import RosSam
 from tests.model.conftest import perturb_, reference_sam
 

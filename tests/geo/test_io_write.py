@@ -1,4 +1,4 @@
-"""Atomic GeoPackage writing: create, overwrite, append, refusals, no temporary files left."""
+"""GeoPackage writing: create, overwrite (the layer), append, refusals, no temporary files left."""
 
 from __future__ import annotations
 
@@ -36,20 +36,25 @@ def test_create_refuses_existing_file(tmp_path: Path):
     write_features(features(1), out, layer="masks")
     before = out.read_bytes()
     with pytest.raises(
-        OutputExistsError, match=r"out.gpkg' exists; use --overwrite to replace it or --append"
+        OutputExistsError, match=r"out.gpkg' exists; use --overwrite to replace its layer 'masks' or --append"
     ):
         write_features(features(2), out, layer="masks", mode="create")
     assert out.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == ["out.gpkg"]
 
 
-def test_overwrite_replaces_the_whole_file(tmp_path: Path):
+def test_overwrite_replaces_only_the_layer(tmp_path: Path):
     out = tmp_path / "out.gpkg"
     write_features(features(3), out, layer="old")
+    write_features(features(2, start=5), out, layer="masks", mode="append")
+    old = gpd.read_file(out, layer="old")
     write_features(features(1, start=10), out, layer="masks", mode="overwrite")
-    assert [str(n) for n in pyogrio.list_layers(out)[:, 0]] == ["masks"]
+    assert sorted(str(n) for n in pyogrio.list_layers(out)[:, 0]) == ["masks", "old"]
     assert gpd.read_file(out, layer="masks")["prompt_id"].tolist() == [10]
-    assert [p.name for p in tmp_path.iterdir()] == ["out.gpkg"]
+    assert gpd.read_file(out, layer="old").equals(old)
+    write_features(features(1, start=20), tmp_path / "new.gpkg", layer="masks", mode="overwrite")
+    assert gpd.read_file(tmp_path / "new.gpkg", layer="masks")["prompt_id"].tolist() == [20]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["new.gpkg", "out.gpkg"]
 
 
 def test_append_adds_rows_and_keeps_other_layers(tmp_path: Path):

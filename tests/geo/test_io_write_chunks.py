@@ -1,19 +1,30 @@
-"""Chunked GeoPackage output: replacing features by id, the chunk writer, and reading a layer's attributes."""
+"""GeoPackage output in place: deleting features by id, layer metadata, recovering a killed write, and reading
+a layer's attributes."""
 
 from __future__ import annotations
 
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import geopandas as gpd
 import pyogrio
-import pyproj
 import pytest
 import shapely
 
-from rossam_geo.errors import InputError, OutputExistsError
-from rossam_geo.io import GeoPackageWriter, read_layer_table, write_features
+from rossam_geo.errors import InputError
+from rossam_geo.io import (
+    delete_features,
+    read_layer_metadata,
+    read_layer_table,
+    recover_geopackage,
+    write_features,
+)
 
 UTM33 = "EPSG:32633"
+REPO = Path(__file__).resolve().parents[2]
 
 
 def _features(prompt_ids: list[int], status: str = "ok") -> gpd.GeoDataFrame:
@@ -42,136 +53,106 @@ def _leftovers(folder: Path) -> list[str]:
     return sorted(p.name for p in folder.iterdir() if p.name.startswith("."))
 
 
-# ------------------------------------------------------------------------------ write_features(drop_fids=)
+# ------------------------------------------------------------------------- delete_features, metadata
 
 
-def test_append_with_drop_fids_replaces_those_features_in_one_write(tmp_path: Path):
+def test_delete_features_removes_them_from_the_layer_and_its_spatial_index(tmp_path: Path):
     out = tmp_path / "out.gpkg"
     write_features(_features([0, 1, 2]), out, layer="objects")
     assert _by_fid(out) == {1: 0, 2: 1, 3: 2}
-
-    write_features(_features([1, 3]), out, layer="objects", mode="append", drop_fids=[2])
+    write_features(_features([1, 3]), out, layer="objects", mode="append")
+    delete_features(out, "objects", [2])
     assert _by_fid(out) == {1: 0, 3: 2, 4: 1, 5: 3}
     assert pyogrio.read_info(out, layer="objects")["features"] == 4
     # the spatial index follows the deletion: prompt 1's box is found once (the new feature), prompt 0's too
     assert _prompts_in_bbox(out, 500001) == [1]
     assert _prompts_in_bbox(out, 500000) == [0]
-    back = gpd.read_file(out, layer="objects")
-    assert pyproj.CRS.from_user_input(back.crs) == pyproj.CRS.from_epsg(32633)
     assert _leftovers(tmp_path) == []
 
 
-def test_drop_fids_not_in_the_layer_are_ignored(tmp_path: Path):
+def test_deleting_ids_not_in_the_layer_or_none_changes_nothing(tmp_path: Path):
     out = tmp_path / "out.gpkg"
     write_features(_features([0, 1]), out, layer="objects")
-    write_features(_features([2]), out, layer="objects", mode="append", drop_fids=[99, 0])
-    assert _by_fid(out) == {1: 0, 2: 1, 3: 2}
-
-
-def test_drop_fids_touch_only_the_written_layer(tmp_path: Path):
-    out = tmp_path / "out.gpkg"
-    write_features(_features([0, 1]), out, layer="other")
-    write_features(_features([5, 6]), out, layer="objects", mode="append", drop_fids=[1])  # new layer
-    assert _by_fid(out, "other") == {1: 0, 2: 1}
-    assert _by_fid(out, "objects") == {1: 5, 2: 6}
-
-    write_features(_features([7]), out, layer="objects", mode="append", drop_fids=[1])
-    assert _by_fid(out, "objects") == {2: 6, 3: 7}
-    assert _by_fid(out, "other") == {1: 0, 2: 1}
-
-
-@pytest.mark.parametrize("mode", ["create", "overwrite"])
-def test_drop_fids_need_append_mode(tmp_path: Path, mode: str):
-    out = tmp_path / "out.gpkg"
-    if mode == "overwrite":
-        write_features(_features([0, 1]), out, layer="objects")
-    before = out.read_bytes() if out.exists() else None
-    with pytest.raises(InputError, match=rf"replaced only when appending, not with write mode '{mode}'"):
-        write_features(_features([2]), out, layer="objects", mode=mode, drop_fids=[1])  # type: ignore[arg-type]
-    assert (out.read_bytes() if out.exists() else None) == before
-    assert _leftovers(tmp_path) == []
-
-
-# --------------------------------------------------------------------------------------- GeoPackageWriter
-
-
-def test_due_by_feature_count(tmp_path: Path):
-    writer = GeoPackageWriter(tmp_path / "out.gpkg", layer="objects", every_seconds=3600, every_features=3)
-    assert [writer.due(n) for n in (0, 1, 2, 3, 7)] == [False, False, False, True, True]
-
-
-def test_due_by_seconds(tmp_path: Path):
-    # every_seconds=0: the time since the last write is always long enough once one feature waits.
-    writer = GeoPackageWriter(tmp_path / "out.gpkg", layer="objects", every_seconds=0, every_features=1000)
-    assert [writer.due(n) for n in (0, 1, 999)] == [False, True, True]
-    writer.write(_features([0]))
-    assert writer.due(1) and not writer.due(0)
-
-
-@pytest.mark.parametrize(
-    ("every_seconds", "every_features", "shown"), [(-1.0, 10, "-1.0 and 10"), (30.0, 0, "30.0 and 0")]
-)
-def test_writer_refuses_bad_chunk_settings(tmp_path: Path, every_seconds, every_features, shown):
-    with pytest.raises(InputError, match=rf"every_seconds >= 0 and every_features >= 1, got {shown}"):
-        GeoPackageWriter(
-            tmp_path / "out.gpkg", layer="objects", every_seconds=every_seconds, every_features=every_features
-        )
-
-
-def test_chunks_append_and_each_leaves_a_valid_file(tmp_path: Path):
-    out = tmp_path / "out.gpkg"
-    writer = GeoPackageWriter(out, layer="objects", mode="create", every_features=2)
-    assert not out.exists() and writer.writes == 0
-
-    expected: list[int] = []
-    for chunk in ([0, 1], [2, 3], [4]):
-        writer.write(_features(chunk))
-        expected += chunk
-        # after every chunk the file is a complete GeoPackage holding every chunk so far
-        back = gpd.read_file(out, layer="objects")
-        assert back["prompt_id"].tolist() == expected
-        assert pyogrio.read_info(out, layer="objects")["features"] == len(expected)
-        assert pyproj.CRS.from_user_input(back.crs) == pyproj.CRS.from_epsg(32633)
-        assert _leftovers(tmp_path) == []
-    assert writer.writes == 3 and writer.features_written == 5
-    assert set(gpd.read_file(out, layer="objects").geometry.geom_type) == {"MultiPolygon"}
-
-
-def test_create_writer_refuses_an_existing_file_at_the_first_chunk(tmp_path: Path):
-    out = tmp_path / "out.gpkg"
-    write_features(_features([9]), out, layer="objects")
-    before = out.read_bytes()
-    writer = GeoPackageWriter(out, layer="objects", mode="create")
-    with pytest.raises(OutputExistsError, match=r"out.gpkg' exists; use --overwrite"):
-        writer.write(_features([0]))
-    assert out.read_bytes() == before and writer.writes == 0
-
-
-def test_overwrite_writer_replaces_the_file_once_then_appends(tmp_path: Path):
-    out = tmp_path / "out.gpkg"
-    write_features(_features([9]), out, layer="old")
-    writer = GeoPackageWriter(out, layer="objects", mode="overwrite")
-    writer.write(_features([0]))
-    assert [str(n) for n in pyogrio.list_layers(out)[:, 0]] == ["objects"]
-    writer.write(_features([1]))
+    delete_features(out, "objects", [99])
+    delete_features(out, "objects", [])
     assert _by_fid(out) == {1: 0, 2: 1}
 
 
-def test_append_writer_keeps_the_layer_and_drops_replaced_features(tmp_path: Path):
+def test_deleting_touches_only_the_named_layer(tmp_path: Path):
     out = tmp_path / "out.gpkg"
-    write_features(_features([0, 1], status="failed"), out, layer="objects")
-    writer = GeoPackageWriter(out, layer="objects", mode="append")
-    writer.write(_features([1]), drop_fids=[2])  # prompt 1 failed before: its new feature replaces fid 2
-    writer.write(_features([2]))
-    assert _by_fid(out) == {1: 0, 3: 1, 4: 2}
-    assert gpd.read_file(out, layer="objects")["status"].tolist() == ["failed", "ok", "ok"]
+    write_features(_features([0, 1]), out, layer="other")
+    write_features(_features([5, 6]), out, layer="objects", mode="append")  # new layer
+    delete_features(out, "objects", [1])
+    assert _by_fid(out, "other") == {1: 0, 2: 1}
+    assert _by_fid(out, "objects") == {2: 6}
 
 
-def test_first_chunk_of_a_create_writer_cannot_drop_features(tmp_path: Path):
-    writer = GeoPackageWriter(tmp_path / "out.gpkg", layer="objects", mode="create")
-    with pytest.raises(InputError, match=r"not with write mode 'create'"):
-        writer.write(_features([0]), drop_fids=[1])
-    assert writer.writes == 0 and not (tmp_path / "out.gpkg").exists()
+def test_layer_metadata_is_set_merged_on_append_and_replaced_with_the_layer(tmp_path: Path):
+    out = tmp_path / "out.gpkg"
+    write_features(_features([0]), out, layer="objects", metadata={"a": "1"})
+    write_features(_features([1]), out, layer="objects", mode="append", metadata={"b": "2"})
+    write_features(_features([2]), out, layer="objects", mode="append")
+    assert read_layer_metadata(out, "objects") == {"a": "1", "b": "2"}
+    write_features(_features([3]), out, layer="objects", mode="overwrite", metadata={"c": "3"})
+    assert read_layer_metadata(out, "objects") == {"c": "3"}
+    assert read_layer_metadata(out, "missing") == {} and read_layer_metadata(tmp_path / "no.gpkg", "x") == {}
+
+
+#: appends a large chunk to ``objects`` over and over; the test kills it while a transaction is open.
+APPENDER = """
+import sys
+import geopandas as gpd, numpy as np, shapely
+from rossam_geo.io import write_features
+n = 100_000
+frame = gpd.GeoDataFrame(
+    {"prompt_id": np.arange(n), "status": ["ok"] * n, "score": [0.5] * n},
+    geometry=[shapely.box(500000 + i, 5000000, 500001 + i, 5000002) for i in range(n)],
+    crs="EPSG:32633",
+)
+print("ready", flush=True)
+while True:
+    write_features(frame, sys.argv[1], layer="objects", mode="append")
+"""
+
+
+def test_a_write_killed_inside_its_transaction_is_rolled_back_and_leaves_nothing(tmp_path: Path):
+    out = tmp_path / "out.gpkg"
+    write_features(_features([0, 1]), out, layer="objects")
+    write_features(_features([7]), out, layer="other", mode="append")
+    journal = tmp_path / "out.gpkg-journal"
+    proc = subprocess.Popen(
+        [sys.executable, "-c", APPENDER, str(out)], stdout=subprocess.PIPE, text=True, cwd=REPO
+    )
+    try:
+        assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
+        deadline = time.monotonic() + 120
+        while not journal.exists() and time.monotonic() < deadline:
+            time.sleep(0.002)
+        assert journal.exists(), "the append never opened a transaction"
+        time.sleep(0.05)
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    assert journal.exists()  # the killed transaction's journal: readers cannot open the file until recovery
+    recover_geopackage(out)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.gpkg"]
+    assert _by_fid(out, "other") == {1: 7}
+    assert _by_fid(out)[1] == 0 and pyogrio.read_info(out, layer="objects")["features"] in (2, 100_002)
+
+
+def test_recover_removes_the_temporary_files_of_earlier_writes(tmp_path: Path):
+    out = tmp_path / "out.gpkg"
+    write_features(_features([0, 1]), out, layer="objects")
+    (tmp_path / ".out.gpkg.abc123.tmp").mkdir()  # a copy of the whole file, as earlier versions made
+    (tmp_path / ".out.gpkg.abc123.tmp" / "out.gpkg").write_bytes(out.read_bytes())
+    (tmp_path / ".out.gpkg.def456.tmp.gpkg").write_bytes(b"a new file cut short")
+    (tmp_path / ".other.gpkg.x.tmp").write_bytes(b"not ours")
+    recover_geopackage(out)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".other.gpkg.x.tmp", "out.gpkg"]
+    assert _by_fid(out) == {1: 0, 2: 1}
+    with pytest.raises(InputError, match=r"is not a readable GeoPackage"):
+        (tmp_path / "bad.gpkg").write_text("not a GeoPackage, just text " * 40)
+        recover_geopackage(tmp_path / "bad.gpkg")
 
 
 # --------------------------------------------------------------------------------------- read_layer_table

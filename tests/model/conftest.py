@@ -7,7 +7,8 @@ from functools import partial
 import pytest
 import torch
 
-from rossam_geo.model.build import CONFIGS, RosSamConfig, build_rossam
+from rossam_geo.model.build import build_rossam
+from rossam_geo.model.config import CONFIGS, RosSamConfig
 from rossam_geo.model.rossam import RosSam
 
 

@@ -4,8 +4,9 @@ import pytest
 import torch
 
 from rossam_geo.errors import InputError
-from rossam_geo.model.build import CONFIGS, RosSamConfig, build_rossam, find_config, get_config
+from rossam_geo.model.build import build_rossam
 from rossam_geo.model.checkpoint import official_keys
+from rossam_geo.model.config import CONFIGS, RosSamConfig, find_config, get_config
 from rossam_geo.model.lora import LoRAQKVLinear
 
 

@@ -6,7 +6,7 @@ from safetensors import safe_open
 
 from rossam_geo import __version__
 from rossam_geo.errors import CheckpointError, InputError, OutputExistsError
-from rossam_geo.hashing import sha256_file
+from rossam_geo.io.hashing import sha256_file
 from rossam_geo.model.build import build_rossam
 from rossam_geo.model.checkpoint import (
     ADAPTER_FORMAT,

@@ -4,8 +4,9 @@ import pytest
 import torch
 
 from rossam_geo.errors import InputError
-from rossam_geo.model.build import CONFIGS, build_rossam
+from rossam_geo.model.build import build_rossam
 from rossam_geo.model.checkpoint import load_official
+from rossam_geo.model.config import CONFIGS
 from rossam_geo.model.rossam import PARAMETER_GROUPS
 
 from .conftest import boxes_for, perturb_, random_images_u8, reference_sam

@@ -1,9 +1,14 @@
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 
-from rossam_geo.engines import get_engine
+from rossam_geo.engines import engine_names, get_engine, weight_free_engines, weighted_engines
 from rossam_geo.engines.base import Engine
 from rossam_geo.engines.box import box_logits
 from rossam_geo.engines.grabcut import GrabCutEngine
@@ -25,7 +30,29 @@ def test_box_engine_marks_pixels_whose_centre_is_in_the_box():
     assert set(np.unique(box_logits(4, 4, np.array([1.0, 1.0, 3.0, 3.0])))) == {-1.0, 1.0}
 
 
-@pytest.mark.parametrize("name", ["box", "grabcut"])
+def test_the_registry_names_the_weight_free_engines():
+    assert weight_free_engines() == ("box", "grabcut")
+    assert weighted_engines() == ("rossam", "sam", "hq-sam")
+    assert set(weight_free_engines()) | set(weighted_engines()) == set(engine_names())
+
+
+def test_the_box_engine_runs_without_importing_torch(tmp_path):
+    """The weight-free engines, whole-raster plans included, never load torch or segment_anything."""
+    code = (
+        "import sys, numpy as np, rossam_geo\n"
+        "image = np.zeros((40, 60, 3), np.uint8)\n"
+        "for crop in (True, False):\n"
+        "    r = rossam_geo.segment_array(image, np.array([[5.0, 5, 20, 20]]), engine='box', crop=crop)\n"
+        "    assert r[0].status == 'ok'\n"
+        "print(sorted(m for m in ('torch', 'segment_anything') if m in sys.modules))\n"
+    )
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize("name", weight_free_engines())
 def test_weight_free_engines_reject_weights(name):
     with pytest.raises(EngineError, match=f"the '{name}' engine uses no weights but got weights='w.pth'"):
         get_engine(name, weights="w.pth")

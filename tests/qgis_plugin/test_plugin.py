@@ -180,7 +180,14 @@ def test_processing_algorithm_gives_one_polygon_per_box(plugin, qgis_processing,
 
     result = processing.run(
         "rossamgeo:segmentboxes",
-        {"RASTER": raster, "BOXES": boxes, "ENGINE": 4, "DEVICE": 1, "CROP_SIZE": 256, "OUTPUT": "memory:"},
+        {
+            "RASTER": raster,
+            "BOXES": boxes,
+            "ENGINE": "box",
+            "DEVICE": 1,
+            "CROP_SIZE": 256,
+            "OUTPUT": "memory:",
+        },
     )
     output = result["OUTPUT"]
     if isinstance(output, str):

@@ -199,7 +199,7 @@ def test_tiny_model_learns_generated_shapes(tmp_path, one_thread):
 
 def test_training_from_base_weights_records_them_and_keeps_them_frozen(shapes_coco, tmp_path, one_thread):
     """A SAM-layout checkpoint as base: the adapter names it and its hash; frozen tensors stay as loaded."""
-    from rossam_geo.hashing import sha256_file
+    from rossam_geo.io.hashing import sha256_file
     from rossam_geo.model.build import build_rossam
     from rossam_geo.model.checkpoint import load_adapter, official_keys, read_metadata
 

@@ -13,6 +13,7 @@ import pytest
 import shapely
 
 from rossam_geo.errors import OutputExistsError
+from rossam_geo.segmentation.options import SegmentOptions, option_names
 from rossam_geo.video.annotations import TrackBox, read_annotations
 from rossam_geo.video.tracks import TrackJob, plan_chunks, run_tracks
 from tests.geo.fakes import UTM33_TRANSFORM
@@ -23,7 +24,12 @@ CLASS_MAP = {1: "airplane", 2: "ship"}
 
 
 def _job(frames: Path, **kwargs) -> TrackJob:
-    return TrackJob(str(frames), output_crs_wkt=pyproj.CRS.from_epsg(32633).to_wkt(), **kwargs)
+    """A job on ``frames``; segment options (``crop_size``...) given by name go to its ``options``."""
+    names = option_names(SegmentOptions)
+    options = SegmentOptions(**{k: kwargs.pop(k) for k in list(kwargs) if k in names})
+    return TrackJob(
+        str(frames), output_crs_wkt=pyproj.CRS.from_epsg(32633).to_wkt(), options=options, **kwargs
+    )
 
 
 def _map_box(box_px, transform=UTM33_TRANSFORM):

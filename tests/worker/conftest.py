@@ -100,7 +100,7 @@ class WorkerProcess:
 @pytest.fixture
 def worker() -> Iterator[WorkerProcess]:
     """A running worker (progress every box) that is shut down after the test."""
-    process = WorkerProcess("--chunk-size", "1")
+    process = WorkerProcess()
     yield process
     process.close()
     assert process.non_json_lines == [], "only JSON-RPC messages may appear on the worker's stdout"

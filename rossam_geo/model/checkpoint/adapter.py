@@ -57,7 +57,7 @@ def save_adapter(
         path: output ``.safetensors`` path.
         base_name: the official base weights it was trained from (registry name such as ``"sam_hq_vit_b"``,
             or a file path).
-        base_sha256: lowercase hex SHA-256 of that base file (:func:`rossam_geo.hashing.sha256_file`).
+        base_sha256: lowercase hex SHA-256 of that base file (:func:`rossam_geo.io.hashing.sha256_file`).
         overwrite: replace an existing file.
 
     Returns:

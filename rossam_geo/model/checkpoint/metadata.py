@@ -11,8 +11,8 @@ from typing import Literal
 import torch
 
 from rossam_geo.errors import CheckpointError, InputError
-from rossam_geo.model.build import RosSamConfig
 from rossam_geo.model.checkpoint.state import read_safetensors_header, write_safetensors
+from rossam_geo.model.config import RosSamConfig
 from rossam_geo.model.rossam import RosSam
 
 ADAPTER_FORMAT = "rossam-geo-adapter"

@@ -15,13 +15,7 @@ from typing import Literal
 import torch
 
 from rossam_geo.errors import CheckpointError
-from rossam_geo.model.build import (
-    DEFAULT_LORA_ALPHA,
-    DEFAULT_LORA_RANK,
-    RosSamConfig,
-    build_rossam,
-    find_config,
-)
+from rossam_geo.model.build import build_rossam
 from rossam_geo.model.checkpoint.keys import (
     HQ_DECODER_PREFIX,
     MASK_DECODER_PREFIX,
@@ -30,6 +24,7 @@ from rossam_geo.model.checkpoint.keys import (
     rename_prefix,
 )
 from rossam_geo.model.checkpoint.state import StateDict, load_checked, read_state_dict
+from rossam_geo.model.config import DEFAULT_LORA_ALPHA, DEFAULT_LORA_RANK, RosSamConfig, find_config
 from rossam_geo.model.lora import is_lora_parameter_name
 from rossam_geo.model.rossam import RosSam
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from rossam_geo.atomic import atomic_path
 from rossam_geo.errors import CheckpointError, OutputExistsError
+from rossam_geo.io.atomic import atomic_path
 from rossam_geo.model.checkpoint.keys import format_keys
 from rossam_geo.model.lora import LoRAQKVLinear
 

@@ -60,6 +60,8 @@ class BackendClient(QObject):
         self._stopping = False
         self.state = "stopped"
         self.starts = 0
+        #: the backend's ``version`` reply (engines, output schema...), once asked since it started.
+        self.info: dict[str, Any] | None = None
         self._sendRequested.connect(self._send_now, Qt.QueuedConnection)
         self._killRequested.connect(self._kill, Qt.QueuedConnection)
 
@@ -97,6 +99,15 @@ class BackendClient(QObject):
         return self.wait(
             self.request(method, params, on_progress), is_cancelled=is_cancelled, timeout_s=timeout_s
         )
+
+    def backend_info(self, *, is_cancelled: Callable[[], bool] | None = None) -> dict[str, Any]:
+        """The backend's ``version`` reply: its engines, the output schema (field -> type) and more.
+
+        Asked once per backend start (from any thread), then kept.
+        """
+        if self.info is None:
+            self.info = dict(self.call("version", is_cancelled=is_cancelled))
+        return self.info
 
     def wait(
         self,
@@ -241,6 +252,7 @@ class BackendClient(QObject):
         return True
 
     def _drop_process(self) -> None:
+        self.info = None
         process, self._process = self._process, None
         if process is not None:
             for signal in (process.readyReadStandardOutput, process.readyReadStandardError, process.finished):

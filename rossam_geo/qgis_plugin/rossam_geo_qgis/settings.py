@@ -13,7 +13,6 @@ from dataclasses import dataclass, fields
 from qgis.core import QgsProject, QgsSettings
 
 PREFIX = "rossam_geo/"
-ENGINES = ("rossam", "hq-sam", "sam", "grabcut", "box")
 DEVICES = ("auto", "cpu", "cuda", "mps")
 #: Classes offered in the toolbar's class box (any other name can be typed).
 CLASSES = ("airplane", "ship", "car", "train")
@@ -30,7 +29,7 @@ class PluginSettings:
     Attributes:
         backend: the ``rossam-geo`` executable, or a Python interpreter that has rossam_geo installed
             ("" = ``rossam-geo`` found on PATH).
-        engine: engine name (see ``ENGINES``).
+        engine: engine name (one of the ``engines`` of the backend's ``version`` reply).
         weights: weights file or registry name ("" = the engine's default).
         device: "auto", "cpu", "cuda" or "mps".
         crop_size: crop window side in pixels around each box (512 in the paper).

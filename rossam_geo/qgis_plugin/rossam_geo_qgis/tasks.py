@@ -67,6 +67,7 @@ def run_segment_request(
         (FeatureCollection, pixel_frame): pixel_frame is True for a plain image, whose result coordinates
         are pixels with y down.
     """
+    client.backend_info(is_cancelled=is_cancelled)  # the output schema, for the layer the result goes to
     info = client.call("raster_info", {"raster": request.raster_path}, is_cancelled=is_cancelled)
     pixel_frame = not info.get("georeferenced", False)
     params: dict[str, Any] = {"raster": request.raster_path, **request.model}

@@ -12,7 +12,7 @@ from rasterio.warp import transform_bounds
 import rossam_geo
 from rossam_geo.api import Segmenter
 from rossam_geo.io import RasterReader
-from rossam_geo.pipeline.features import OUTPUT_COLUMNS
+from rossam_geo.segmentation import OUTPUT_COLUMNS
 from tests.geo.fakes import LAEA_PROJ, TMERC_FT_PROJ, make_geotiff, make_vector_prompts
 from tests.pipeline.conftest import (
     assert_same_area,

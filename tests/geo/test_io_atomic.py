@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rossam_geo.atomic import atomic_path, check_writable_folder, write_bytes_atomic, write_text_atomic
 from rossam_geo.errors import InputError
+from rossam_geo.io.atomic import atomic_path, check_writable_folder, write_bytes_atomic, write_text_atomic
 from rossam_geo.preview import save_png
 
 

@@ -1,4 +1,4 @@
-"""File hashing shared by the weights manager and checkpoint metadata."""
+"""File hashing shared by the weights manager and checkpoint metadata (the file is read in chunks)."""
 
 from __future__ import annotations
 
