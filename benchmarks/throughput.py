@@ -487,7 +487,7 @@ def main() -> None:
     parser.add_argument("--deadline-min", type=float, help="skip the rows that would start after this")
     args = parser.parse_args()
 
-    from rossam_geo.engines.sam import resolve_device
+    from rossam_geo.engines.device import resolve_device
 
     device = resolve_device(args.device)
     cuda = device.type == "cuda"

@@ -102,7 +102,7 @@ def _devices() -> dict[str, Any]:
             "mps": False,
             "auto_device": "cpu",
         }
-    from rossam_geo.engines.sam import resolve_device
+    from rossam_geo.engines.device import resolve_device
 
     cuda = torch.cuda.is_available()
     devices = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())] if cuda else []

@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from rossam_geo.engines import Engine, get_engine
-from rossam_geo.engines.sam import build_hq_sam_engine, build_rossam_engine, build_sam_engine, resolve_device
+from rossam_geo.engines.device import resolve_device
+from rossam_geo.engines.sam import build_hq_sam_engine, build_rossam_engine, build_sam_engine
 from rossam_geo.errors import ChecksumError, EngineError, InputError, WeightsError
 from rossam_geo.model.build import build_rossam
 from rossam_geo.model.checkpoint import export_merged, load_official, save_adapter
