@@ -16,6 +16,7 @@ _LAZY = {
     "TrainResult": "rossam_geo.train.loop",
     "EpochRecord": "rossam_geo.train.loop",
     "MaskLoss": "rossam_geo.train.losses",
+    "iou_head_loss": "rossam_geo.train.losses",
     "open_dataset": "rossam_geo.train.data",
     "TrainTransform": "rossam_geo.train.transforms",
     "EvalTransform": "rossam_geo.train.transforms",

@@ -5,6 +5,9 @@
 the same continuous points (bilinear interpolation, coordinates in [0, 1] of the mask frame), chosen by
 importance sampling of uncertain points (uncertainty = -|logit|), so neither is resampled onto the other's
 grid.
+
+``iou_head_loss``: SAM's IoU-prediction loss, the mean squared error between the predicted IoU and the actual
+IoU of the (detached) predicted mask with the ground truth.
 """
 
 from __future__ import annotations
@@ -49,6 +52,33 @@ def bce_loss(logits: torch.Tensor, targets: torch.Tensor, pos_weight: float = 1.
         logits.flatten(1), targets.flatten(1).to(logits.dtype), pos_weight=weight, reduction="none"
     )
     return per_element.mean(dim=1)
+
+
+def iou_head_loss(iou_pred: torch.Tensor, mask_logits: torch.Tensor, gt_masks: torch.Tensor) -> torch.Tensor:
+    """Mean squared error between predicted IoUs and the actual IoUs of the predicted masks, as SAM trains it.
+
+    The predicted mask is ``mask_logits > 0`` (detached: no gradient reaches the mask logits); the ground
+    truth is ``gt_masks > 0.5``. A pair whose union is empty (nothing predicted, nothing to find) has IoU 1.
+
+    Args:
+        iou_pred: (N,) or (N, 1) float predicted IoUs.
+        mask_logits: (N, 1, h, w) float mask logits.
+        gt_masks: (N, 1, h, w) bool or float ground-truth masks, at the resolution of ``mask_logits``.
+
+    Returns:
+        Scalar float32 mean squared error over the N masks; gradients flow only through ``iou_pred``. With
+        N = 0 it is zero (still connected to ``iou_pred``).
+    """
+    pred = iou_pred.reshape(-1).float()
+    if pred.shape[0] == 0:
+        return pred.sum() * 0.0
+    with torch.no_grad():
+        pred_fg = (mask_logits.detach() > 0).flatten(1)
+        gt_fg = (gt_masks.detach().float() > 0.5).flatten(1)
+        inter = (pred_fg & gt_fg).sum(dim=1).float()
+        union = (pred_fg | gt_fg).sum(dim=1).float()
+        actual = torch.where(union > 0, inter / union.clamp(min=1.0), torch.ones_like(union))
+    return F.mse_loss(pred, actual.to(pred.device))
 
 
 def point_sample(values: torch.Tensor, coords_01: torch.Tensor) -> torch.Tensor:
