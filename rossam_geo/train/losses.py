@@ -58,7 +58,8 @@ def iou_head_loss(iou_pred: torch.Tensor, mask_logits: torch.Tensor, gt_masks: t
     """Mean squared error between predicted IoUs and the actual IoUs of the predicted masks, as SAM trains it.
 
     The predicted mask is ``mask_logits > 0`` (detached: no gradient reaches the mask logits); the ground
-    truth is ``gt_masks > 0.5``. A pair whose union is empty (nothing predicted, nothing to find) has IoU 1.
+    truth is ``gt_masks > 0.5``. A pair whose union is empty (nothing predicted, nothing to find) has IoU 0,
+    as in the evaluation (``pycocotools``): a box over background should score 0 whatever the mask.
 
     Args:
         iou_pred: (N,) or (N, 1) float predicted IoUs.
@@ -77,7 +78,7 @@ def iou_head_loss(iou_pred: torch.Tensor, mask_logits: torch.Tensor, gt_masks: t
         gt_fg = (gt_masks.detach().float() > 0.5).flatten(1)
         inter = (pred_fg & gt_fg).sum(dim=1).float()
         union = (pred_fg | gt_fg).sum(dim=1).float()
-        actual = torch.where(union > 0, inter / union.clamp(min=1.0), torch.ones_like(union))
+        actual = inter / union.clamp(min=1.0)
     return F.mse_loss(pred, actual.to(pred.device))
 
 

@@ -114,9 +114,9 @@ def test_iou_head_loss_hand_computed():
     assert iou_head_loss(iou_pred, logits, gt).item() == pytest.approx(expected)
     # (N, 1) predictions and float targets give the same value
     assert iou_head_loss(iou_pred[:, None], logits, gt.float()).item() == pytest.approx(expected)
-    # nothing predicted and nothing to find counts as a perfect mask (IoU 1)
-    empty = iou_head_loss(torch.tensor([1.0]), torch.full((1, 1, 2, 2), -1.0), torch.zeros(1, 1, 2, 2))
-    assert empty.item() == pytest.approx(0.0)
+    # nothing predicted and nothing to find has IoU 0, as in the evaluation
+    empty = iou_head_loss(torch.tensor([0.5]), torch.full((1, 1, 2, 2), -1.0), torch.zeros(1, 1, 2, 2))
+    assert empty.item() == pytest.approx(0.25)
 
 
 def test_iou_head_loss_gradient_reaches_only_the_prediction():
