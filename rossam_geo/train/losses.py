@@ -7,7 +7,8 @@ importance sampling of uncertain points (uncertainty = -|logit|), so neither is 
 grid.
 
 ``iou_head_loss``: SAM's IoU-prediction loss, the mean squared error between the predicted IoU and the actual
-IoU of the (detached) predicted mask with the ground truth.
+IoU of the (detached) predicted mask with the ground truth; ``upsampled_iou_head_loss`` first upsamples
+low-resolution mask logits to the ground truth's grid, as inference upsamples them.
 """
 
 from __future__ import annotations
@@ -80,6 +81,35 @@ def iou_head_loss(iou_pred: torch.Tensor, mask_logits: torch.Tensor, gt_masks: t
         union = (pred_fg | gt_fg).sum(dim=1).float()
         actual = inter / union.clamp(min=1.0)
     return F.mse_loss(pred, actual.to(pred.device))
+
+
+def upsampled_iou_head_loss(
+    iou_pred: torch.Tensor, mask_logits: torch.Tensor, targets: torch.Tensor, chunk: int = 32
+) -> torch.Tensor:
+    """:func:`iou_head_loss` with the masks upsampled to the ground truth's grid.
+
+    Args:
+        iou_pred: (N, 1) predicted IoUs.
+        mask_logits: (N, h, w) low-resolution mask logits (detached here).
+        targets: (N, H, W) ground-truth masks.
+        chunk: masks upsampled at a time (bounds memory at 1024 px inputs).
+
+    Returns:
+        Scalar mean squared error over the N masks, with gradients only into ``iou_pred``.
+    """
+    n = mask_logits.shape[0]
+    if n == 0:
+        return iou_head_loss(iou_pred, mask_logits[:, None], targets[:, None])
+    size = tuple(targets.shape[-2:])
+    total = iou_pred.new_zeros((), dtype=torch.float32)
+    for start in range(0, n, chunk):
+        part = slice(start, start + chunk)
+        with torch.no_grad():
+            low = mask_logits[part].detach().float()[:, None]
+            if tuple(low.shape[-2:]) != size:
+                low = F.interpolate(low, size, mode="bilinear", align_corners=False)
+        total = total + iou_head_loss(iou_pred[part], low, targets[part][:, None]) * low.shape[0]
+    return total / n
 
 
 def point_sample(values: torch.Tensor, coords_01: torch.Tensor) -> torch.Tensor:

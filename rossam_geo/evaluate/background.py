@@ -1,0 +1,81 @@
+"""Boxes drawn over background: prompts of object sizes that overlap no ground-truth object.
+
+A box over background has no object to find, so a score that is a predicted IoU should be low there. The
+evaluation draws such boxes to measure it, and the compact training recipe can prompt them with an empty
+target. Boxes have whole-pixel edges and lie entirely inside the image.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from rossam_geo.errors import InputError
+
+#: Placements tried per wanted box before giving up on it.
+TRIES_PER_BOX = 50
+
+
+def boxes_occupancy(boxes_px_xyxy: np.ndarray, height: int, width: int) -> np.ndarray:
+    """Pixels covered by any of the boxes, each widened outward to whole pixels.
+
+    Args:
+        boxes_px_xyxy: (N, 4) float XYXY boxes in pixel edges.
+        height, width: image shape in pixels.
+
+    Returns:
+        (height, width) bool.
+    """
+    occupied = np.zeros((height, width), dtype=bool)
+    for x0, y0, x1, y1 in np.asarray(boxes_px_xyxy, dtype=np.float64).reshape(-1, 4):
+        c0, r0 = max(0, math.floor(x0)), max(0, math.floor(y0))
+        c1, r1 = min(width, math.ceil(x1)), min(height, math.ceil(y1))
+        occupied[r0:r1, c0:c1] = True
+    return occupied
+
+
+def sample_background_boxes(
+    occupied: np.ndarray, sizes_wh_px: np.ndarray, count: int, rng: np.random.Generator
+) -> np.ndarray:
+    """Draw boxes that cover no occupied pixel.
+
+    Each box takes the (width, height) of a uniformly drawn row of ``sizes_wh_px`` (rounded to whole pixels,
+    at least 1) and a uniformly drawn position inside the image; a placement covering an occupied pixel is
+    redrawn, up to :data:`TRIES_PER_BOX` times, after which that box is given up.
+
+    Args:
+        occupied: (H, W) bool, the pixels a box must not cover (e.g. :func:`boxes_occupancy` of the objects).
+        sizes_wh_px: (K, 2) box sizes (width, height) in pixels to draw from, e.g. the objects' box sizes.
+        count: boxes wanted.
+        rng: random generator.
+
+    Returns:
+        (M, 4) float64 XYXY boxes in pixel edges, M <= ``count`` (fewer when the free space is too small).
+
+    Raises:
+        InputError: negative count, or sizes not of shape (K, 2).
+    """
+    if count < 0:
+        raise InputError(f"the number of background boxes must be >= 0, got {count}")
+    sizes = np.asarray(sizes_wh_px, dtype=np.float64)
+    if count == 0 or sizes.size == 0:
+        return np.zeros((0, 4), dtype=np.float64)
+    if sizes.ndim != 2 or sizes.shape[1] != 2:
+        raise InputError(f"box sizes must have shape (K, 2), got {sizes.shape}")
+    height, width = occupied.shape
+    # summed-area table: the occupied pixels of any box in four lookups
+    table = np.zeros((height + 1, width + 1), dtype=np.int64)
+    table[1:, 1:] = occupied.astype(np.int64).cumsum(0).cumsum(1)
+    boxes: list[tuple[float, float, float, float]] = []
+    for _ in range(count):
+        for _try in range(TRIES_PER_BOX):
+            w, h = (max(1, round(float(v))) for v in sizes[rng.integers(len(sizes))])
+            if w > width or h > height:
+                continue
+            x0, y0 = int(rng.integers(width - w + 1)), int(rng.integers(height - h + 1))
+            x1, y1 = x0 + w, y0 + h
+            if table[y1, x1] - table[y0, x1] - table[y1, x0] + table[y0, x0] == 0:
+                boxes.append((float(x0), float(y0), float(x1), float(y1)))
+                break
+    return np.array(boxes, dtype=np.float64).reshape(-1, 4)
