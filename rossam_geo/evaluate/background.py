@@ -8,10 +8,14 @@ target. Boxes have whole-pixel edges and lie entirely inside the image.
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from rossam_geo.errors import InputError
+
+if TYPE_CHECKING:
+    from rossam_geo.evaluate.objects import GroundTruth
 
 #: Placements tried per wanted box before giving up on it.
 TRIES_PER_BOX = 50
@@ -79,3 +83,39 @@ def sample_background_boxes(
                 boxes.append((float(x0), float(y0), float(x1), float(y1)))
                 break
     return np.array(boxes, dtype=np.float64).reshape(-1, 4)
+
+
+def dataset_background_boxes(gt: GroundTruth, count: int, seed: int = 0) -> dict[str, np.ndarray]:
+    """Draw ``count`` background boxes over the images of a ground truth, seeded.
+
+    The boxes are shared out evenly over the images that hold objects (the first images get one more when
+    ``count`` does not divide); each box takes the size of a random ground-truth box of the whole dataset and
+    covers no ground-truth box of its image (:func:`boxes_occupancy`, :func:`sample_background_boxes`).
+
+    Args:
+        gt: ground truth (objects without a box are ignored).
+        count: boxes wanted in all.
+        seed: seed of the draw.
+
+    Returns:
+        Image key -> (M, 4) float64 XYXY boxes in pixel edges, for images that got at least one box.
+    """
+    boxes_by_image: dict[str, list[tuple[float, float, float, float]]] = {}
+    for obj in gt.objects.values():
+        if obj.box_px_xyxy is not None:
+            boxes_by_image.setdefault(obj.image_id, []).append(obj.box_px_xyxy)
+    keys = [k for k in gt.images if k in boxes_by_image]
+    if count <= 0 or not keys:
+        return {}
+    all_boxes = np.array([b for k in keys for b in boxes_by_image[k]], dtype=np.float64)
+    sizes_wh = all_boxes[:, 2:] - all_boxes[:, :2]
+    rng = np.random.default_rng(seed)
+    drawn: dict[str, np.ndarray] = {}
+    for i, key in enumerate(keys):
+        quota = count // len(keys) + (1 if i < count % len(keys) else 0)
+        grid = gt.images[key]
+        occupied = boxes_occupancy(np.array(boxes_by_image[key]), grid.height, grid.width)
+        boxes = sample_background_boxes(occupied, sizes_wh, quota, rng)
+        if len(boxes):
+            drawn[key] = boxes
+    return drawn
