@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 import torch
@@ -137,6 +139,29 @@ def test_iou_head_only_training_changes_the_heads_and_nothing_else(tiny_dataset,
     masks_after, scores_after = _masks_and_scores(loaded, images, boxes)
     assert torch.equal(masks_before, masks_after)
     assert not torch.equal(scores_before, scores_after)
+
+
+def test_without_iou_loss_the_heads_get_no_gradient(tiny_dataset, tmp_path):
+    torch.manual_seed(0)
+    model = build_rossam("tiny", lora_rank=0)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    settings = CompactTrainSettings(
+        minutes=5.0,
+        max_steps=2,
+        batch_size=2,
+        workers=0,
+        warmup_steps=1,
+        loss_points=256,
+        iou_loss_weight=0.0,
+    )
+    summary = train_compact(
+        tiny_dataset, tmp_path / "m.safetensors", settings, log=lambda _: None, model=model
+    )
+    after = load_merged(tmp_path / "m.safetensors").state_dict()
+    heads = set(iou_head_parameters(model))
+    assert all(torch.equal(before[k], after[k]) for k in heads)
+    assert not torch.equal(before["hq_decoder.hf_token.weight"], after["hq_decoder.hf_token.weight"])
+    assert math.isnan(summary["final_iou_mse"]) and summary["trained"] == "all parameters"
 
 
 def test_iou_head_only_needs_a_model_and_a_loss_weight(tiny_dataset, tmp_path):
