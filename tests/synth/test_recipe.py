@@ -60,13 +60,17 @@ def test_rejects_bad_upsample_range():
         BoxCentredCrop(128, upsample_range=(3.0, 2.0))
 
 
+def _two_steps(**overrides) -> CompactTrainSettings:
+    """Settings of a two-step, two-image smoke run."""
+    options = dict(minutes=5.0, max_steps=2, batch_size=2, workers=0, warmup_steps=1, loss_points=256)
+    return CompactTrainSettings(**{**options, **overrides})
+
+
 def test_train_compact_trains_every_parameter_and_exports(tiny_dataset, tmp_path):
     torch.manual_seed(0)
     model = build_rossam("tiny", lora_rank=0)
     before = {k: v.clone() for k, v in model.state_dict().items()}
-    settings = CompactTrainSettings(
-        minutes=5.0, max_steps=2, batch_size=2, workers=0, warmup_steps=1, loss_points=256
-    )
+    settings = _two_steps()
     lines: list[str] = []
     summary = train_compact(tiny_dataset, tmp_path / "m.safetensors", settings, log=lines.append, model=model)
     assert summary["steps"] == 2 and summary["images_seen"] == 2 * summary["steps"]
@@ -117,16 +121,7 @@ def test_iou_head_only_training_changes_the_heads_and_nothing_else(tiny_dataset,
     images = torch.randint(0, 255, (2, 128, 128, 3), dtype=torch.uint8)
     boxes = torch.tensor([[30.0, 40.0, 90.0, 80.0], [10.0, 10.0, 50.0, 100.0]])
     masks_before, scores_before = _masks_and_scores(model, images, boxes)
-    settings = CompactTrainSettings(
-        minutes=5.0,
-        max_steps=2,
-        batch_size=2,
-        workers=0,
-        warmup_steps=1,
-        loss_points=256,
-        iou_head_only=True,
-        background_boxes=1,
-    )
+    settings = _two_steps(iou_head_only=True, background_boxes=1)
     train_compact(tiny_dataset, tmp_path / "m.safetensors", settings, log=lambda _: None, model=model)
     loaded = load_merged(tmp_path / "m.safetensors")
     after = loaded.state_dict()
@@ -145,15 +140,7 @@ def test_without_iou_loss_the_heads_get_no_gradient(tiny_dataset, tmp_path):
     torch.manual_seed(0)
     model = build_rossam("tiny", lora_rank=0)
     before = {k: v.clone() for k, v in model.state_dict().items()}
-    settings = CompactTrainSettings(
-        minutes=5.0,
-        max_steps=2,
-        batch_size=2,
-        workers=0,
-        warmup_steps=1,
-        loss_points=256,
-        iou_loss_weight=0.0,
-    )
+    settings = _two_steps(iou_loss_weight=0.0)
     summary = train_compact(
         tiny_dataset, tmp_path / "m.safetensors", settings, log=lambda _: None, model=model
     )
