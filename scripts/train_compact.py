@@ -42,6 +42,17 @@ def main() -> None:
         default=None,
         help="start from this merged compact export instead of a random initialisation",
     )
+    parser.add_argument(
+        "--iou-loss-weight", type=float, default=1.0, help="weight of the IoU-head loss (0: head untrained)"
+    )
+    parser.add_argument(
+        "--iou-head-only",
+        action="store_true",
+        help="train only the IoU heads of --init-weights (masks stay bit-identical)",
+    )
+    parser.add_argument(
+        "--background-boxes", type=int, default=0, help="prompt boxes over background per crop (empty target)"
+    )
     parser.add_argument("--install", action="store_true", help="copy the result into rossam_geo/data/")
     args = parser.parse_args()
 
@@ -61,7 +72,13 @@ def main() -> None:
     print(f"dataset ready in {gen_minutes:.1f} min: {ann}", flush=True)
     weights = args.work_dir / f"{COMPACT_MODEL_NAME}.safetensors"
     settings = CompactTrainSettings(
-        minutes=args.minutes, batch_size=args.batch_size, lr=args.lr, seed=args.seed
+        minutes=args.minutes,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        seed=args.seed,
+        iou_loss_weight=args.iou_loss_weight,
+        iou_head_only=args.iou_head_only,
+        background_boxes=args.background_boxes,
     )
     model = None
     if args.init_weights is not None:
@@ -87,7 +104,9 @@ def main() -> None:
         "cpu_count": os.cpu_count(),
         "command": "python scripts/train_compact.py "
         + " ".join(
-            f"--{k.replace('_', '-')} {v}" for k, v in vars(args).items() if k != "install" and v is not None
+            f"--{k.replace('_', '-')}" if v is True else f"--{k.replace('_', '-')} {v}"
+            for k, v in vars(args).items()
+            if k != "install" and v is not None and v is not False
         ),
     }
     card_path = args.work_dir / f"{COMPACT_MODEL_NAME}.json"

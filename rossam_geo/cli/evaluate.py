@@ -73,6 +73,13 @@ def _echo_progress(engine: str, image: str, done: int, total: int) -> None:
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:N or mps.")
 @click.option("--max-objects", type=click.IntRange(min=1), help="Dataset mode: only the first N annotations.")
 @click.option(
+    "--background-boxes",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="Dataset mode: also prompt N seeded object-sized boxes over background; report their mean score.",
+)
+@click.option(
     "--out-dir",
     type=click.Path(file_okay=False, path_type=Path),
     default=Path("evaluation"),
@@ -109,6 +116,7 @@ def evaluate(
     weights: tuple[str, ...],
     device: str,
     max_objects: int | None,
+    background_boxes: int,
     out_dir: Path,
     dilation_ratio: float,
     gt_layer: str | None,
@@ -139,12 +147,23 @@ def evaluate(
                 raise click.UsageError("--match applies to PRED GT, not to --dataset")
             check_writable_folder(out_dir, option="--out-dir")
             _run_dataset(
-                dataset, engines, weights, device, max_objects, out_dir, dilation_ratio, overwrite, quiet
+                dataset,
+                engines,
+                weights,
+                device,
+                max_objects,
+                background_boxes,
+                out_dir,
+                dilation_ratio,
+                overwrite,
+                quiet,
             )
         else:
             if pred is None or gt is None:
                 raise click.UsageError("give PRED and GT, or --dataset DIR")
             check_writable_folder(out_dir, option="--out-dir")
+            if background_boxes:
+                raise click.UsageError("--background-boxes needs --dataset DIR (an engine to prompt)")
             _run_files(
                 pred,
                 gt,
@@ -205,6 +224,7 @@ def _run_dataset(
     weights_values: tuple[str, ...],
     device: str,
     max_objects: int | None,
+    background_boxes: int,
     out_dir: Path,
     dilation_ratio: float,
     overwrite: bool,
@@ -224,11 +244,15 @@ def _run_dataset(
         max_objects=max_objects,
         dilation_ratio=dilation_ratio,
         on_image=None if quiet else _echo_progress,
+        background_boxes=background_boxes,
     )
     table = comparison_table(result.report["engines"])
+    drawn = result.report["background_boxes"]
+    background = f", {drawn['drawn']} background boxes (seed {drawn['seed']})" if background_boxes else ""
     header = (
-        f"Dataset {dataset}: {result.report['n_objects']} objects in {result.report['n_images']} images, "
-        f"Boundary IoU dilation ratio {dilation_ratio}. Scores in percent.\n\n"
+        f"Dataset {dataset}: {result.report['n_objects']} objects in {result.report['n_images']} images"
+        f"{background}, Boundary IoU dilation ratio {dilation_ratio}. IoUs in percent, engine scores as "
+        "fractions.\n\n"
     )
     rows = {name: ev.object_rows for name, ev in result.evaluations.items()}
     paths = write_outputs(out_dir, result.report, header + table, rows, overwrite=overwrite)

@@ -107,6 +107,9 @@ def _opt(name: str, help_text: str, **kwargs: Any) -> Any:
 )
 @_opt("loss_points", "Points per mask for point-sampled loss.", type=int)
 @_opt("bce_pos_weight", "Foreground weight in BCE.", type=float)
+@_opt(
+    "iou_loss_weight", "Weight of the IoU-head loss (MSE to the mask's actual IoU; 0: untrained).", type=float
+)
 @_opt("resume", "Continue from OUTPUT_DIR/state/last.ckpt.")
 @_opt("overwrite", "Start over in an OUTPUT_DIR that holds a run.")
 @_opt("progress", "Show a progress bar.")

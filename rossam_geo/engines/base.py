@@ -19,8 +19,8 @@ class EnginePrediction:
     Attributes:
         mask_logits: (B, H, W) float32, same H, W as the engine's input images; a pixel belongs to the object
             where the logit is > 0.
-        scores: (B,) float32, the engine's confidence per object (SAM-type engines: predicted IoU; engines
-            without a confidence: 1.0).
+        scores: (B,) float32 in [0, 1], the engine's confidence per object (SAM-type engines: predicted IoU;
+            engines without a confidence, ``box`` and ``grabcut``: always 1.0).
     """
 
     mask_logits: np.ndarray

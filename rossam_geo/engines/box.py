@@ -2,6 +2,10 @@
 
 It needs no weights and no model. It checks the geometry of the whole pipeline (a box must come back as the
 same box on the map) and is the floor of every evaluation.
+
+Score: always 1.0, the top of the [0, 1] range every engine's score lies in. It is not a predicted IoU: the
+engine has no confidence of its own, so its score neither ranks results nor flags bad ones (its Spearman
+correlation with IoU is undefined in ``rossam-geo evaluate``).
 """
 
 from __future__ import annotations
@@ -48,7 +52,7 @@ def box_logits(height: int, width: int, box_px_xyxy: np.ndarray) -> np.ndarray:
 
 
 class BoxEngine:
-    """Returns each prompt box as its mask, with score 1.0, at the window's native resolution.
+    """Returns each prompt box as its mask, with score 1.0 (no confidence), at the window's native resolution.
 
     Args:
         weights: must be None (the engine has none).

@@ -5,7 +5,9 @@ cuts the graph 5 times, on the box plus a ring of context (half the box's long s
 from the window at native resolution. cv2's random generator is seeded before every object, so results are
 deterministic. When GrabCut cannot run (box narrower than 3 px, no background left around the box, an
 OpenCV error) or finds no foreground, the box itself is returned and the prediction's ``notes`` say why.
-Score: 1.0 for every object (GrabCut has no calibrated confidence).
+Score: always 1.0, the top of the [0, 1] range every engine's score lies in. It is not a predicted IoU:
+GrabCut has no calibrated confidence, so its score neither ranks results nor flags bad ones (its Spearman
+correlation with IoU is undefined in ``rossam-geo evaluate``); a fallback to the box shows in ``notes``.
 """
 
 from __future__ import annotations

@@ -4,6 +4,8 @@ A dataset folder holds ``annotations.json`` (COCO instances with masks) and the 
 ``file_name``, relative to the folder. Each engine segments every image with the ground-truth boxes (COCO xywh
 converted to XYXY pixel edges) through :class:`rossam_geo.api.Segmenter`; all engines are scored on the same
 objects. ``max_objects`` keeps the first N annotations in file order (and the images holding them).
+``background_boxes`` N also prompts every engine with the same N seeded boxes over background
+(:func:`rossam_geo.evaluate.background.dataset_background_boxes`) and reports their mean score.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from rossam_geo.errors import InputError, RossamError
+from rossam_geo.evaluate.background import dataset_background_boxes
 from rossam_geo.evaluate.evaluation import Evaluation, evaluate
 from rossam_geo.evaluate.masks import CroppedMask
 from rossam_geo.evaluate.metrics import DEFAULT_DILATION_RATIO, dilation_px
@@ -133,15 +136,18 @@ class EngineRun:
 
     Attributes:
         predictions: per-object predictions matched to the dataset's ground truth.
-        segment_seconds: wall time spent in ``segment_array`` calls, all images together.
+        segment_seconds: wall time spent in ``segment_array`` calls on the objects, all images together.
         load_seconds: time to build the segmenter (model loading).
         n_segmented: objects passed to the segmenter.
+        background: one row per background box: ``image``, ``box_px_xyxy``, ``score`` (None when the engine
+            failed on the image), ``status``, ``reason`` and ``pred_area_px``.
     """
 
     predictions: Predictions
     segment_seconds: float
     load_seconds: float
     n_segmented: int
+    background: list[dict[str, Any]] = field(default_factory=list)
 
 
 def run_engine(
@@ -151,17 +157,28 @@ def run_engine(
     *,
     load_seconds: float = 0.0,
     on_image: ProgressCallback | None = None,
+    background_boxes: Mapping[str, np.ndarray] | None = None,
 ) -> EngineRun:
     """Segment every ground-truth box of the dataset with one segmenter.
 
     A failing image (unreadable file, engine exception, wrong number of results) marks its objects as
     ``"error"`` with the reason; the other images proceed.
+
+    Args:
+        dataset: the dataset.
+        engine: engine name, for progress messages.
+        segmenter: runs the engine.
+        load_seconds: time it took to build ``segmenter``, reported as is.
+        on_image: progress callback after each image.
+        background_boxes: image key -> (M, 4) XYXY boxes over background, segmented after the image's
+            objects (not timed); their results go to :attr:`EngineRun.background`.
     """
     gt = dataset.gt
     by_image: dict[str, list[str]] = {}
     for oid, obj in gt.objects.items():
         by_image.setdefault(obj.image_id, []).append(oid)
     matched: dict[str, Prediction] = {}
+    background: list[dict[str, Any]] = []
     seconds = 0.0
     n_segmented = 0
     for done, (key, ids) in enumerate(by_image.items(), start=1):
@@ -191,10 +208,60 @@ def run_engine(
         else:
             for oid, result in zip(usable, results, strict=True):
                 matched[oid] = _prediction_from_result(oid, result, grid.shape)
+            bg_boxes = (background_boxes or {}).get(key)
+            if bg_boxes is not None and len(bg_boxes):
+                background.extend(_segment_background(segmenter, image, bg_boxes, grid.name))
         if on_image is not None:
             on_image(engine, grid.name, done, len(by_image))
     predictions = Predictions(matched=matched, unmatched_ids=[], source=f"engine {engine}")
-    return EngineRun(predictions, segment_seconds=seconds, load_seconds=load_seconds, n_segmented=n_segmented)
+    return EngineRun(
+        predictions,
+        segment_seconds=seconds,
+        load_seconds=load_seconds,
+        n_segmented=n_segmented,
+        background=background,
+    )
+
+
+def _segment_background(
+    segmenter: SegmenterLike, image: np.ndarray, boxes_px_xyxy: np.ndarray, image_name: str
+) -> list[dict[str, Any]]:
+    """Rows of background boxes segmented on one image; an engine failure gives rows without score."""
+    boxes = [[float(v) for v in box] for box in boxes_px_xyxy]
+    try:
+        results = list(segmenter.segment_array(image, np.asarray(boxes_px_xyxy, dtype=np.float64)))
+        if len(results) != len(boxes):
+            raise InputError(f"the engine returned {len(results)} results for {len(boxes)} boxes")
+    except Exception as exc:  # reported on the boxes; the evaluation goes on
+        reason = f"{type(exc).__name__}: {exc}"
+        failed = {"score": None, "status": "error", "reason": reason, "pred_area_px": 0}
+        return [{"image": image_name, "box_px_xyxy": b, **failed} for b in boxes]
+    return [
+        {
+            "image": image_name,
+            "box_px_xyxy": box,
+            "score": None if r.score is None else float(r.score),
+            "status": str(getattr(r, "status", "ok") or "ok"),
+            "reason": str(getattr(r, "reason", "") or ""),
+            "pred_area_px": int(np.count_nonzero(np.asarray(r.mask))),
+        }
+        for box, r in zip(boxes, results, strict=True)
+    ]
+
+
+def background_summary(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """Count and mean score of background-box rows (rows without a finite score are not averaged).
+
+    Returns:
+        ``{"n_boxes", "n_scored", "mean_score", "boxes"}``.
+    """
+    scores = [float(r["score"]) for r in rows if r["score"] is not None and np.isfinite(r["score"])]
+    return {
+        "n_boxes": len(rows),
+        "n_scored": len(scores),
+        "mean_score": float(np.mean(scores)) if scores else None,
+        "boxes": [dict(r) for r in rows],
+    }
 
 
 def _prediction_from_result(oid: str, result: MaskResultLike, image_shape: tuple[int, int]) -> Prediction:
@@ -236,6 +303,8 @@ def evaluate_dataset(
     dilation_ratio: float = DEFAULT_DILATION_RATIO,
     segmenter_factory: SegmenterFactory | None = None,
     on_image: ProgressCallback | None = None,
+    background_boxes: int = 0,
+    background_seed: int = 0,
 ) -> DatasetEvaluation:
     """Run each engine on the dataset's ground-truth boxes and score all of them on the same objects.
 
@@ -248,14 +317,20 @@ def evaluate_dataset(
         dilation_ratio: Boundary IoU band width as a fraction of the diagonal.
         segmenter_factory: builds a segmenter per engine; default :class:`rossam_geo.api.Segmenter`.
         on_image: progress callback after each image.
+        background_boxes: also prompt this many seeded boxes over background (no ground-truth box inside),
+            the same for every engine, and report their scores under each engine's ``background``.
+        background_seed: seed of the background boxes.
 
     Returns:
         The evaluations; an engine that cannot be built is recorded in ``errors`` and the others still run.
     """
     if not engines:
         raise InputError("no engine given; pass --engines box,grabcut (comma-separated)")
+    if background_boxes < 0:
+        raise InputError(f"--background-boxes must be >= 0, got {background_boxes}")
     dilation_px(1, 1, dilation_ratio)
     dataset = load_coco_dataset(root, max_objects)
+    background = dataset_background_boxes(dataset.gt, background_boxes, background_seed)
     factory = segmenter_factory or default_segmenter_factory
     weights = dict(weights or {})
     evaluations: dict[str, Evaluation] = {}
@@ -270,7 +345,14 @@ def evaluate_dataset(
             engine_reports[engine] = {"error": str(exc)}
             continue
         load_seconds = time.perf_counter() - start
-        run = run_engine(dataset, engine, segmenter, load_seconds=load_seconds, on_image=on_image)
+        run = run_engine(
+            dataset,
+            engine,
+            segmenter,
+            load_seconds=load_seconds,
+            on_image=on_image,
+            background_boxes=background,
+        )
         evaluation = evaluate(
             dataset.gt,
             run.predictions,
@@ -283,6 +365,8 @@ def evaluate_dataset(
             "objects_segmented": run.n_segmented,
             "seconds_per_object": run.segment_seconds / run.n_segmented if run.n_segmented else None,
         }
+        if background_boxes:
+            evaluation.report["background"] = background_summary(run.background)
         evaluations[engine] = evaluation
         engine_reports[engine] = evaluation.report
     report = {
@@ -293,6 +377,11 @@ def evaluate_dataset(
         "max_objects": max_objects,
         "dilation_ratio": dilation_ratio,
         "device": device,
+        "background_boxes": {
+            "requested": background_boxes,
+            "drawn": int(sum(len(b) for b in background.values())),
+            "seed": background_seed,
+        },
         "engines": engine_reports,
     }
     return DatasetEvaluation(dataset=dataset.root, evaluations=evaluations, errors=errors, report=report)

@@ -149,3 +149,47 @@ def score_pair(gt_mask: np.ndarray, pred_mask: np.ndarray, dilation: int) -> Pai
     iou = mask_iou(gt_mask, pred_mask)
     biou = boundary_iou(gt_mask, pred_mask, dilation)
     return PairScores(iou=iou, biou=biou, boundary=boundary_score(iou, biou), dilation_px=int(dilation))
+
+
+def average_ranks(values: np.ndarray) -> np.ndarray:
+    """1-based ranks of ``values``; tied values share the mean of their ranks.
+
+    Args:
+        values: (N,) numbers.
+
+    Returns:
+        (N,) float64 ranks.
+    """
+    v = np.asarray(values, dtype=np.float64).reshape(-1)
+    order = np.argsort(v, kind="mergesort")
+    _, first, counts = np.unique(v[order], return_index=True, return_counts=True)
+    ranks_sorted = np.repeat(first + (counts - 1) / 2.0 + 1.0, counts)
+    ranks = np.empty_like(ranks_sorted)
+    ranks[order] = ranks_sorted
+    return ranks
+
+
+def spearman_correlation(x: np.ndarray, y: np.ndarray) -> float | None:
+    """Spearman's rank correlation: the Pearson correlation of the average ranks of ``x`` and ``y``.
+
+    Args:
+        x, y: (N,) paired numbers, finite.
+
+    Returns:
+        The correlation in [-1, 1], or None when it is undefined: fewer than 3 pairs, or either side constant
+        (e.g. an engine whose score is always 1).
+
+    Raises:
+        InputError: ``x`` and ``y`` differ in length.
+    """
+    a, b = np.asarray(x, dtype=np.float64).reshape(-1), np.asarray(y, dtype=np.float64).reshape(-1)
+    if a.shape != b.shape:
+        raise InputError(f"need paired values, got {a.shape[0]} and {b.shape[0]}")
+    if a.shape[0] < 3:
+        return None
+    ra, rb = average_ranks(a), average_ranks(b)
+    ra, rb = ra - ra.mean(), rb - rb.mean()
+    denominator = math.sqrt(float((ra * ra).sum()) * float((rb * rb).sum()))
+    if denominator == 0.0:
+        return None
+    return float(np.clip((ra * rb).sum() / denominator, -1.0, 1.0))

@@ -1,7 +1,9 @@
 """Aggregating scores into a report: JSON, Markdown tables and PNG plots.
 
 Scores in the JSON are fractions in [0, 1]; the Markdown tables show them in percent, as the paper does.
-Groups without objects have ``null`` statistics.
+Groups without objects have ``null`` statistics. The engine's own ``score`` (a predicted IoU for the SAM
+family) is judged by its Spearman rank correlation with the actual mask IoU, over the objects that carry a
+score; it is ``null`` when undefined (fewer than 3 scored objects, or a constant score).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import numpy as np
 
 from rossam_geo.errors import OutputExistsError
 from rossam_geo.evaluate.matching import ImageRow, ObjectRow
+from rossam_geo.evaluate.metrics import spearman_correlation
 from rossam_geo.io.atomic import write_bytes_atomic
 
 #: Per-object score names aggregated in every group.
@@ -34,13 +37,19 @@ def summarize(rows: Sequence[ObjectRow]) -> dict[str, Any]:
 
     Returns:
         ``{"n": int, "mean_iou": float | None, "median_iou": ..., "mean_biou": ..., ...}`` for the scores in
-        :data:`OBJECT_METRICS`.
+        :data:`OBJECT_METRICS`, plus ``n_scored`` (objects with a finite ``score``), ``mean_score`` and
+        ``spearman_score_iou`` (Spearman correlation of ``score`` with ``iou`` over the scored objects).
     """
     out: dict[str, Any] = {"n": len(rows)}
     for name in OBJECT_METRICS:
         values = [getattr(r, name) for r in rows]
         out[f"mean_{name}"] = _stat(values, np.mean)
         out[f"median_{name}"] = _stat(values, np.median)
+    scored = [r for r in rows if r.score is not None and math.isfinite(r.score)]
+    scores = [float(r.score) for r in scored if r.score is not None]
+    out["n_scored"] = len(scored)
+    out["mean_score"] = _stat(scores, np.mean)
+    out["spearman_score_iou"] = spearman_correlation(np.array(scores), np.array([r.iou for r in scored]))
     return out
 
 
@@ -104,12 +113,20 @@ def _pct(value: float | None) -> str:
     )
 
 
+def _fraction(value: float | None) -> str:
+    return "-" if value is None or math.isnan(value) else f"{value:.3f}"
+
+
 def markdown_report(report: Mapping[str, Any]) -> str:
-    """One Markdown table of a report: overall, per image, per size bucket and per class, in percent."""
+    """One Markdown table of a report: overall, per image, per size bucket and per class, in percent.
+
+    The last two columns judge the engine's score: its Spearman correlation with IoU and its mean, both as
+    fractions.
+    """
     header = (
         "| group | n | mean IoU | median IoU | mean BIoU | median BIoU | mean boundary "
-        "| mean BIoU (obj. d) |\n"
-        "|---|---:|---:|---:|---:|---:|---:|---:|"
+        "| mean BIoU (obj. d) | score-IoU Spearman | mean score |\n"
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
     )
     lines = [header]
 
@@ -117,14 +134,15 @@ def markdown_report(report: Mapping[str, Any]) -> str:
         lines.append(
             f"| {label} | {s['n']} | {_pct(s['mean_iou'])} | {_pct(s['median_iou'])} "
             f"| {_pct(s['mean_biou'])} | {_pct(s['median_biou'])} | {_pct(s['mean_boundary'])} "
-            f"| {_pct(s['mean_biou_object'])} |"
+            f"| {_pct(s['mean_biou_object'])} | {_fraction(s['spearman_score_iou'])} "
+            f"| {_fraction(s['mean_score'])} |"
         )
 
     add("all objects", report["overall"])
     img = report["per_image"]
     lines.append(
         f"| per image (union) | {img['n_images']} img | {_pct(img['mean_iou'])} | - "
-        f"| {_pct(img['mean_biou'])} | - | {_pct(img['mean_boundary'])} | - |"
+        f"| {_pct(img['mean_biou'])} | - | {_pct(img['mean_boundary'])} | - | - | - |"
     )
     for name in SIZE_GROUPS:
         add(f"size: {name}", report["per_size"][name])
@@ -134,26 +152,32 @@ def markdown_report(report: Mapping[str, Any]) -> str:
 
 
 def comparison_table(reports: Mapping[str, Mapping[str, Any]]) -> str:
-    """One Markdown table comparing engines (rows) on the same objects, in percent.
+    """One Markdown table comparing engines (rows) on the same objects, IoUs in percent.
 
-    Each report may carry ``timing.seconds_per_object``; engines that failed to run carry ``error``.
+    Each report may carry ``timing.seconds_per_object`` and ``background`` (boxes over background, see
+    :func:`rossam_geo.evaluate.dataset.evaluate_dataset`); engines that failed to run carry ``error``. The
+    score columns are fractions: Spearman correlation of score with IoU, mean score on the objects, and mean
+    score on the background boxes (with their count).
     """
     lines = [
         "| engine | mean IoU | mean BIoU | image IoU | image BIoU | under_32x32 IoU | n objects "
-        "| s / object |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|",
+        "| s / object | score-IoU Spearman | mean score | background score (n) |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for name, rep in reports.items():
         if "error" in rep:
-            lines.append(f"| {name} | failed: {rep['error']} | | | | | | |")
+            lines.append(f"| {name} | failed: {rep['error']} | | | | | | | | | |")
             continue
         overall, img, tiny = rep["overall"], rep["per_image"], rep["per_size"]["under_32x32"]
         seconds = rep.get("timing", {}).get("seconds_per_object")
         sec = "-" if seconds is None else f"{seconds:.4f}"
+        bg = rep.get("background")
+        bg_text = "-" if bg is None else f"{_fraction(bg['mean_score'])} ({bg['n_scored']})"
         lines.append(
             f"| {name} | {_pct(overall['mean_iou'])} | {_pct(overall['mean_biou'])} "
             f"| {_pct(img['mean_iou'])} | {_pct(img['mean_biou'])} | {_pct(tiny['mean_iou'])} ({tiny['n']}) "
-            f"| {overall['n']} | {sec} |"
+            f"| {overall['n']} | {sec} | {_fraction(overall['spearman_score_iou'])} "
+            f"| {_fraction(overall['mean_score'])} | {bg_text} |"
         )
     return "\n".join(lines) + "\n"
 

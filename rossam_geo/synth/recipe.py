@@ -3,8 +3,9 @@
 Samples are cut the way ``segment`` cuts them: a square window centred on one object's box, planned by
 :func:`rossam_geo.pipeline.plan.plan_crop` and resized bicubically to the model input by
 :func:`rossam_geo.pipeline.resample.window_to_model_input`, so training sees exactly the inference geometry.
-The loop reuses the training pipeline's alternating decoder step, mask loss and photometric jitter, and
-trains every parameter (a from-scratch model has no pretrained base to keep frozen).
+The loop reuses the training pipeline's alternating decoder step, mask loss, IoU-head loss and photometric
+jitter, and trains every parameter (a from-scratch model has no pretrained base to keep frozen), or with
+``iou_head_only`` only the IoU-prediction heads, which leaves every mask unchanged.
 """
 
 from __future__ import annotations
@@ -31,7 +32,13 @@ from rossam_geo.train.transforms import (
 )
 
 if TYPE_CHECKING:
+    from torch import nn
+
     from rossam_geo.model.rossam import RosSam
+
+#: Parameter-name prefixes of the IoU-prediction MLPs: SAM's decoder (score of the ``sam`` and ``sam+hq``
+#: modes) and the HQ decoder (on its SAM token: score of the ``hq`` mode).
+IOU_HEAD_PREFIXES: tuple[str, ...] = ("mask_decoder.iou_prediction_head.", "hq_decoder.iou_prediction_head.")
 
 
 class BoxCentredCrop:
@@ -44,6 +51,10 @@ class BoxCentredCrop:
         box_noise: prompt-box corner noise as a fraction of box size.
         min_area_px: objects with fewer mask pixels left in the model input are dropped.
         photometric: apply the pipeline's photometric jitter.
+        background_boxes: exact prompt boxes added per crop over background, with an empty target mask:
+            sized like a random object of the crop, inside the resized window, covering no labelled object's
+            box (:func:`rossam_geo.evaluate.background.sample_background_boxes`). They teach the IoU head
+            that a box without an object has IoU 0.
     """
 
     def __init__(
@@ -54,15 +65,19 @@ class BoxCentredCrop:
         box_noise: float = 0.03,
         min_area_px: int = 4,
         photometric: bool = True,
+        background_boxes: int = 0,
     ) -> None:
         if not 0 < upsample_range[0] <= upsample_range[1]:
             raise InputError(f"need 0 < min <= max in upsample_range, got {upsample_range}")
+        if background_boxes < 0:
+            raise InputError(f"background_boxes must be >= 0, got {background_boxes}")
         self.input_size_px = input_size_px
         self.upsample_range = upsample_range
         self.max_objects = max_objects
         self.box_noise = box_noise
         self.min_area_px = min_area_px
         self.photometric = photometric
+        self.background_boxes = background_boxes
 
     def __call__(self, sample: Sample, rng: np.random.Generator) -> Sample:
         from rossam_geo.pipeline.plan import plan_crop
@@ -114,7 +129,35 @@ class BoxCentredCrop:
         out = select_objects(cropped, keep)
         if self.photometric:
             out = photometric_jitter(out, rng)
-        return finish_sample(out, rng, self.box_noise, 0)
+        out = finish_sample(out, rng, self.box_noise, 0)
+        if self.background_boxes:
+            out = _with_background_boxes(out, model_masks, (plan.model_height, plan.model_width), self, rng)
+        return out
+
+
+def _with_background_boxes(
+    sample: Sample,
+    all_masks: np.ndarray,
+    valid_hw: tuple[int, int],
+    crop: BoxCentredCrop,
+    rng: np.random.Generator,
+) -> Sample:
+    """Append background prompts (exact boxes, empty masks) covering none of ``all_masks``' boxes."""
+    from rossam_geo.evaluate.background import boxes_occupancy, sample_background_boxes
+
+    size = crop.input_size_px
+    labelled = masks_to_boxes_xyxy(all_masks[all_masks.any(axis=(1, 2))])
+    occupied = boxes_occupancy(labelled, size, size)[: valid_hw[0], : valid_hw[1]]
+    sizes_wh = sample["boxes"][:, 2:] - sample["boxes"][:, :2]
+    boxes = sample_background_boxes(occupied, sizes_wh, crop.background_boxes, rng)
+    if len(boxes) == 0:
+        return sample
+    out: Sample = dict(sample)  # type: ignore[assignment]
+    out["masks"] = np.concatenate([sample["masks"], np.zeros((len(boxes), size, size), bool)])
+    out["boxes"] = np.concatenate([sample["boxes"], boxes])
+    out["prompt_boxes"] = np.concatenate([sample["prompt_boxes"], boxes])
+    out["classes"] = [*sample["classes"], *(["background"] * len(boxes))]
+    return out
 
 
 @dataclass(frozen=True)
@@ -134,6 +177,12 @@ class CompactTrainSettings:
         max_steps: stop after this many steps even when time is left (None: time only).
         threads: torch CPU threads of the training process (1 is several times faster than 2 on a busy
             machine, where threads wait for each other).
+        iou_loss_weight: weight of the IoU-head loss (:func:`rossam_geo.train.losses.iou_head_loss`, on the
+            decoder trained at each step); 0 leaves the heads untrained.
+        iou_head_only: train only the IoU-prediction heads (:func:`iou_head_parameters`) of a given model,
+            every other parameter frozen, so its masks stay bit-identical; needs ``iou_loss_weight`` > 0.
+        background_boxes: prompt boxes over background per crop, with empty targets (see
+            :class:`BoxCentredCrop`).
     """
 
     minutes: float = 35.0
@@ -147,6 +196,18 @@ class CompactTrainSettings:
     save_every_minutes: float = 5.0
     max_steps: int | None = None
     threads: int = 1
+    iou_loss_weight: float = 1.0
+    iou_head_only: bool = False
+    background_boxes: int = 0
+
+
+def iou_head_parameters(model: RosSam) -> dict[str, nn.Parameter]:
+    """The parameters of both decoders' IoU-prediction MLPs, by name (:data:`IOU_HEAD_PREFIXES`).
+
+    They read the decoders' IoU-token outputs and feed nothing else, so training only them changes the
+    scores and never the masks.
+    """
+    return {name: p for name, p in model.named_parameters() if name.startswith(IOU_HEAD_PREFIXES)}
 
 
 def train_compact(
@@ -167,6 +228,9 @@ def train_compact(
 
     Returns:
         A summary: steps, images seen, minutes, final loss, settings and device.
+
+    Raises:
+        InputError: ``iou_head_only`` without a ``model`` or with ``iou_loss_weight`` 0.
     """
     import torch
     from torch.utils.data import DataLoader, RandomSampler
@@ -178,15 +242,23 @@ def train_compact(
     from rossam_geo.train.loop import training_step
     from rossam_geo.train.losses import MaskLoss
 
+    if settings.iou_head_only and (model is None or not settings.iou_loss_weight > 0):
+        raise InputError(
+            "iou_head_only trains the IoU heads of a trained model: pass the model (--init-weights) and an "
+            f"iou_loss_weight > 0 (got {settings.iou_loss_weight})"
+        )
     torch.manual_seed(settings.seed)
     torch.set_num_threads(settings.threads)
     net = model if model is not None else build_rossam(COMPACT_CONFIG, lora_rank=0)
-    net.requires_grad_(True)
+    heads = iou_head_parameters(net)
+    net.requires_grad_(not settings.iou_head_only)
+    for p in heads.values():
+        p.requires_grad_(True)
+    trainable = [p for p in net.parameters() if p.requires_grad]
     net.train()
     source = CocoInstances(annotations_json)
-    dataset = AugmentedDataset(
-        source, range(len(source)), BoxCentredCrop(net.image_size_px), seed=settings.seed
-    )
+    crop = BoxCentredCrop(net.image_size_px, background_boxes=settings.background_boxes)
+    dataset = AugmentedDataset(source, range(len(source)), crop, seed=settings.seed)
     generator = torch.Generator().manual_seed(settings.seed)
     loader: DataLoader[Any] = DataLoader(
         dataset,  # type: ignore[arg-type]
@@ -196,15 +268,15 @@ def train_compact(
         num_workers=settings.workers,
         persistent_workers=settings.workers > 0,
     )
-    optimizer = torch.optim.AdamW(net.parameters(), lr=settings.lr, weight_decay=settings.weight_decay)
+    optimizer = torch.optim.AdamW(trainable, lr=settings.lr, weight_decay=settings.weight_decay)
     loss_fn = MaskLoss(sampling="points", num_points=settings.loss_points)
     groups = {
-        "sam_decoder": list(net.mask_decoder.parameters()),
-        "hq_decoder": list(net.hq_decoder.parameters()),
+        "sam_decoder": [p for p in net.mask_decoder.parameters() if p.requires_grad],
+        "hq_decoder": [p for p in net.hq_decoder.parameters() if p.requires_grad],
     }
     budget_s = settings.minutes * 60.0
     start = last_save = last_log = time.monotonic()
-    step, images, recent = 0, 0, []
+    step, images, recent, recent_iou = 0, 0, [], []
     output_path = Path(output_path)
     output_path.parent.mkdir(parents=True, exist_ok=True)
     for batch in loader:
@@ -215,13 +287,26 @@ def train_compact(
         cosine = 0.5 * (1.0 + math.cos(math.pi * min(1.0, elapsed / budget_s)))
         for group in optimizer.param_groups:
             group["lr"] = settings.lr * warm * (0.02 + 0.98 * cosine)
-        _, stats = training_step(net, optimizer, batch, step, loss_fn, groups, lambda loss: loss.backward())
+        _, stats = training_step(
+            net,
+            optimizer,
+            batch,
+            step,
+            loss_fn,
+            groups,
+            lambda loss: loss.backward(),
+            iou_loss_weight=settings.iou_loss_weight,
+        )
         recent.append(stats["loss"])
+        recent_iou.append(stats["iou_mse"])
         step += 1
         images += len(batch["image_ids"])
         now = time.monotonic()
         if now - last_log > 60:
-            log(f"step {step} images {images} min {elapsed / 60:.1f} loss {np.mean(recent[-100:]):.4f}")
+            log(
+                f"step {step} images {images} min {elapsed / 60:.1f} loss {np.mean(recent[-100:]):.4f} "
+                f"iou mse {np.mean(recent_iou[-100:]):.4f}"
+            )
             last_log = now
         if now - last_save > settings.save_every_minutes * 60:
             export_merged(net.eval(), output_path, base_name="random-init:compact", overwrite=True)
@@ -234,6 +319,8 @@ def train_compact(
         "images_seen": images,
         "train_minutes": round((time.monotonic() - start) / 60.0, 2),
         "final_loss": float(np.mean(recent[-100:])) if recent else float("nan"),
+        "final_iou_mse": float(np.mean(recent_iou[-100:])) if recent_iou else float("nan"),
+        "trained": "iou heads" if settings.iou_head_only else "all parameters",
         "settings": asdict(settings),
         "device": "cpu",
         "torch_threads": torch.get_num_threads(),

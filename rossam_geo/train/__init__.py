@@ -16,6 +16,8 @@ _LAZY = {
     "TrainResult": "rossam_geo.train.records",
     "EpochRecord": "rossam_geo.train.records",
     "MaskLoss": "rossam_geo.train.losses",
+    "iou_head_loss": "rossam_geo.train.losses",
+    "upsampled_iou_head_loss": "rossam_geo.train.losses",
     "open_dataset": "rossam_geo.train.data",
     "TrainTransform": "rossam_geo.train.transforms",
     "EvalTransform": "rossam_geo.train.transforms",

@@ -71,6 +71,9 @@ class TrainConfig:
         loss_sampling: ``points``: HQ-SAM's uncertainty-sampled points; ``dense``: every pixel.
         loss_points: number of points per mask for ``points`` sampling (112 x 112).
         bce_pos_weight: weight of foreground pixels in the BCE term.
+        iou_loss_weight: weight of the IoU-head loss, SAM's mean squared error between the trained decoder's
+            predicted IoU and the actual IoU of its (detached) mask; 0 leaves the head untrained, as the
+            paper does. Not in the paper: it makes the output ``score`` a predicted IoU.
         resume: continue from ``output_dir/state/last.ckpt`` when it exists.
         overwrite: allow writing into an ``output_dir`` that already holds results without resuming.
         progress: show a progress bar on the main process.
@@ -111,6 +114,7 @@ class TrainConfig:
     loss_sampling: LossSampling = "points"
     loss_points: int = 112 * 112
     bce_pos_weight: float = 1.0
+    iou_loss_weight: float = 1.0
     resume: bool = False
     overwrite: bool = False
     progress: bool = True
@@ -141,6 +145,10 @@ class TrainConfig:
             raise InputError(f"max_objects must be >= 0 (0 keeps all), got {self.max_objects}")
         if self.chip_size_px < 16:
             raise InputError(f"chip_size_px must be >= 16, got {self.chip_size_px}")
+        if not self.iou_loss_weight >= 0:
+            raise InputError(
+                f"iou_loss_weight must be >= 0 (0 leaves the IoU head untrained), got {self.iou_loss_weight}"
+            )
         if self.loss_points < 1:
             raise InputError(f"loss_points must be >= 1, got {self.loss_points}")
 

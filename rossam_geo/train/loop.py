@@ -271,13 +271,23 @@ def train(config: TrainConfig, on_epoch_end: Callable[[EpochRecord], None] | Non
         losses: dict[str, list[float]] = {"sam": [], "hq": []}
         task = progress.start(f"epoch {epoch + 1}/{config.epochs}", len(train_loader)) if progress else None
         for batch in train_loader:
-            decoder, values = training_step(wrapped, optimizer, batch, step, loss_fn, groups, fabric.backward)
+            decoder, values = training_step(
+                wrapped,
+                optimizer,
+                batch,
+                step,
+                loss_fn,
+                groups,
+                fabric.backward,
+                iou_loss_weight=config.iou_loss_weight,
+            )
             losses[decoder].append(values["loss"])
             fabric.log_dict(
                 {
                     "train/loss": values["loss"],
                     "train/bce": values["bce"],
                     "train/dice": values["dice"],
+                    "train/iou_mse": values["iou_mse"],
                     "train/decoder_hq": float(decoder == "hq"),
                     "epoch": float(epoch + 1),
                 },

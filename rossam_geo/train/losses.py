@@ -5,6 +5,10 @@
 the same continuous points (bilinear interpolation, coordinates in [0, 1] of the mask frame), chosen by
 importance sampling of uncertain points (uncertainty = -|logit|), so neither is resampled onto the other's
 grid.
+
+``iou_head_loss``: SAM's IoU-prediction loss, the mean squared error between the predicted IoU and the actual
+IoU of the (detached) predicted mask with the ground truth; ``upsampled_iou_head_loss`` first upsamples
+low-resolution mask logits to the ground truth's grid, as inference upsamples them.
 """
 
 from __future__ import annotations
@@ -49,6 +53,63 @@ def bce_loss(logits: torch.Tensor, targets: torch.Tensor, pos_weight: float = 1.
         logits.flatten(1), targets.flatten(1).to(logits.dtype), pos_weight=weight, reduction="none"
     )
     return per_element.mean(dim=1)
+
+
+def iou_head_loss(iou_pred: torch.Tensor, mask_logits: torch.Tensor, gt_masks: torch.Tensor) -> torch.Tensor:
+    """Mean squared error between predicted IoUs and the actual IoUs of the predicted masks, as SAM trains it.
+
+    The predicted mask is ``mask_logits > 0`` (detached: no gradient reaches the mask logits); the ground
+    truth is ``gt_masks > 0.5``. A pair whose union is empty (nothing predicted, nothing to find) has IoU 0,
+    as in the evaluation (``pycocotools``): a box over background should score 0 whatever the mask.
+
+    Args:
+        iou_pred: (N,) or (N, 1) float predicted IoUs.
+        mask_logits: (N, 1, h, w) float mask logits.
+        gt_masks: (N, 1, h, w) bool or float ground-truth masks, at the resolution of ``mask_logits``.
+
+    Returns:
+        Scalar float32 mean squared error over the N masks; gradients flow only through ``iou_pred``. With
+        N = 0 it is zero (still connected to ``iou_pred``).
+    """
+    pred = iou_pred.reshape(-1).float()
+    if pred.shape[0] == 0:
+        return pred.sum() * 0.0
+    with torch.no_grad():
+        pred_fg = (mask_logits.detach() > 0).flatten(1)
+        gt_fg = (gt_masks.detach().float() > 0.5).flatten(1)
+        inter = (pred_fg & gt_fg).sum(dim=1).float()
+        union = (pred_fg | gt_fg).sum(dim=1).float()
+        actual = inter / union.clamp(min=1.0)
+    return F.mse_loss(pred, actual.to(pred.device))
+
+
+def upsampled_iou_head_loss(
+    iou_pred: torch.Tensor, mask_logits: torch.Tensor, targets: torch.Tensor, chunk: int = 32
+) -> torch.Tensor:
+    """:func:`iou_head_loss` with the masks upsampled to the ground truth's grid.
+
+    Args:
+        iou_pred: (N, 1) predicted IoUs.
+        mask_logits: (N, h, w) low-resolution mask logits (detached here).
+        targets: (N, H, W) ground-truth masks.
+        chunk: masks upsampled at a time (bounds memory at 1024 px inputs).
+
+    Returns:
+        Scalar mean squared error over the N masks, with gradients only into ``iou_pred``.
+    """
+    n = mask_logits.shape[0]
+    if n == 0:
+        return iou_head_loss(iou_pred, mask_logits[:, None], targets[:, None])
+    size = tuple(targets.shape[-2:])
+    total = iou_pred.new_zeros((), dtype=torch.float32)
+    for start in range(0, n, chunk):
+        part = slice(start, start + chunk)
+        with torch.no_grad():
+            low = mask_logits[part].detach().float()[:, None]
+            if tuple(low.shape[-2:]) != size:
+                low = F.interpolate(low, size, mode="bilinear", align_corners=False)
+        total = total + iou_head_loss(iou_pred[part], low, targets[part][:, None]) * low.shape[0]
+    return total / n
 
 
 def point_sample(values: torch.Tensor, coords_01: torch.Tensor) -> torch.Tensor:

@@ -70,8 +70,14 @@ def training_step(
     loss_fn: MaskLoss,
     groups: Mapping[str, Sequence[torch.nn.Parameter]],
     backward: Callable[[torch.Tensor], None],
+    iou_loss_weight: float = 0.0,
 ) -> tuple[Decoder, dict[str, float]]:
     """One alternating update.
+
+    The loss is the mask loss plus ``iou_loss_weight`` times :func:`~rossam_geo.train.losses.iou_head_loss`
+    of the trained decoder's IoU prediction (the HQ decoder's on its SAM token on HQ steps) against the IoU
+    of that decoder's mask, upsampled bilinearly to the ground-truth resolution and thresholded at 0 as at
+    inference.
 
     Args:
         model: the (possibly Fabric/DDP-wrapped) network; called as ``model(images, boxes, decoders=...)``.
@@ -81,11 +87,15 @@ def training_step(
         loss_fn: mask loss.
         groups: parameter groups by name (``sam_decoder`` and ``hq_decoder`` at least).
         backward: ``loss -> None`` (``fabric.backward``, or ``Tensor.backward``).
+        iou_loss_weight: weight of the IoU-head loss (0: the IoU head is not trained, as in the paper).
 
     Returns:
-        (decoder trained, ``{"loss", "bce", "dice", "objects"}`` as floats).
+        (decoder trained, ``{"loss", "bce", "dice", "iou_mse", "objects"}`` as floats; ``iou_mse`` is NaN
+        when ``iou_loss_weight`` is 0).
     """
     import torch
+
+    from rossam_geo.train.losses import upsampled_iou_head_loss
 
     decoder = decoder_for_step(step)
     images = batch["images"].permute(0, 3, 1, 2)
@@ -95,16 +105,23 @@ def training_step(
         torch.cat([m.to(logits.device) for m in batch["masks"]]) if batch["masks"] else logits.new_zeros(0)
     )
     losses = loss_fn(logits, targets)
+    loss = losses["loss"]
+    iou_mse = math.nan
+    if iou_loss_weight > 0:
+        iou_loss = upsampled_iou_head_loss(out[f"{decoder}_iou_pred"], logits, targets)
+        loss = loss + iou_loss_weight * iou_loss
+        iou_mse = float(iou_loss.detach())
     optimizer.zero_grad(set_to_none=True)
-    backward(losses["loss"])
+    backward(loss)
     idle = groups["hq_decoder" if decoder == "sam" else "sam_decoder"]
     for p in idle:
         p.grad = None
     optimizer.step()
     return decoder, {
-        "loss": float(losses["loss"].detach()),
+        "loss": float(loss.detach()),
         "bce": float(losses["bce"]),
         "dice": float(losses["dice"]),
+        "iou_mse": iou_mse,
         "objects": float(targets.shape[0]),
     }
 

@@ -110,6 +110,24 @@ def test_dataset_mode_compares_engines(coco_dir: Path, tmp_path: Path):
     assert (out / "iou_vs_area.png").read_bytes()[:8] == PNG_SIGNATURE
 
 
+def test_dataset_mode_reports_score_quality_and_background_boxes(coco_dir: Path, tmp_path: Path):
+    out = tmp_path / "bg"
+    args = ["evaluate", "--dataset", str(coco_dir), "--engines", "box", "--out-dir", str(out), "-q"]
+    result = CliRunner().invoke(main, [*args, "--background-boxes", "4"])
+    assert result.exit_code == 0, result.output
+    assert "4 background boxes (seed 0)" in result.output
+    assert "| score-IoU Spearman | mean score | background score (n) |" in result.output
+    # the box engine's score is always 1: no rank correlation, and 1 over background too
+    assert result.output.splitlines()[4].endswith("| - | 1.000 | 1.000 (4) |")
+    data = json.loads((out / "evaluation.json").read_text())
+    box = data["engines"]["box"]
+    assert box["overall"]["spearman_score_iou"] is None and box["overall"]["mean_score"] == 1.0
+    assert box["background"]["n_boxes"] == 4 and len(box["background"]["boxes"]) == 4
+    files = ["evaluate", str(out / "evaluation.json"), str(coco_dir / "annotations.json")]
+    usage = CliRunner().invoke(main, [*files, "--background-boxes", "2", "--out-dir", str(tmp_path / "x")])
+    assert usage.exit_code == 2 and "--background-boxes needs --dataset DIR" in usage.output
+
+
 def test_parse_weights():
     engines = ["box", "rossam", "sam"]
     assert parse_weights(("model.safetensors",), engines) == {

@@ -141,3 +141,54 @@ def test_box_engine_on_real_sar_ships_matches_pycocotools(shared_data: Path):
         assert rows[str(ann["id"])].iou == pytest.approx(expected, abs=1e-9)
         checked += 1
     assert checked == 25 and len(rows) == 25
+
+
+def test_background_boxes_are_shared_by_engines_and_avoid_objects(coco_dir: Path):
+    segs = {"a": RecordingSegmenter(), "b": RecordingSegmenter()}
+    result = evaluate_dataset(
+        coco_dir, ["a", "b"], segmenter_factory=lambda e, w, d: segs[e], background_boxes=5, background_seed=3
+    )
+    assert result.report["background_boxes"] == {"requested": 5, "drawn": 5, "seed": 3}
+    gt_boxes = {(60, 80, 3): [[6, 5, 14, 15], [40, 30, 70, 50]], (50, 50, 3): [[20, 20, 32, 32]]}
+    sizes = {(8, 10), (30, 20), (12, 12)}
+    for name, seg in segs.items():
+        # per image: the objects, then its background boxes (3 on the first image, 2 on the second)
+        assert [len(boxes) for _, boxes in seg.calls] == [2, 3, 1, 2]
+        for shape, boxes in (seg.calls[1], seg.calls[3]):
+            for x0, y0, x1, y1 in boxes:
+                assert (x1 - x0, y1 - y0) in sizes
+                assert 0 <= x0 and x1 <= shape[1] and 0 <= y0 and y1 <= shape[0]
+                for gx0, gy0, gx1, gy1 in gt_boxes[shape]:
+                    assert min(x1, gx1) <= max(x0, gx0) or min(y1, gy1) <= max(y0, gy0)
+        background = result.report["engines"][name]["background"]
+        assert background["n_boxes"] == 5 and background["mean_score"] == pytest.approx(0.5)
+        first = background["boxes"][0]
+        assert first["image"] == "images/a.png" and first["pred_area_px"] > 0 and first["status"] == "ok"
+        # background boxes are not objects: neither scored nor timed as such
+        assert result.report["engines"][name]["timing"]["objects_segmented"] == 3
+    np.testing.assert_array_equal(segs["a"].calls[1][1], segs["b"].calls[1][1])
+    again = evaluate_dataset(
+        coco_dir,
+        ["a"],
+        segmenter_factory=lambda e, w, d: RecordingSegmenter(),
+        background_boxes=5,
+        background_seed=3,
+    )
+    assert (
+        again.report["engines"]["a"]["background"]["boxes"]
+        == result.report["engines"]["a"]["background"]["boxes"]
+    )
+
+
+def test_background_boxes_on_a_failing_image_have_no_score(coco_dir: Path):
+    seg = RecordingSegmenter(fail_on_shape=(50, 50))
+    result = evaluate_dataset(coco_dir, ["half"], segmenter_factory=lambda e, w, d: seg, background_boxes=4)
+    background = result.report["engines"]["half"]["background"]
+    # the failing image's objects are errors and its background boxes are never prompted
+    assert background["n_boxes"] == 2 and background["n_scored"] == 2
+    assert (
+        "background"
+        not in evaluate_dataset(
+            coco_dir, ["half"], segmenter_factory=lambda e, w, d: RecordingSegmenter()
+        ).report["engines"]["half"]
+    )

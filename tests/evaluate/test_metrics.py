@@ -9,12 +9,14 @@ from pycocotools import mask as mask_utils
 
 from rossam_geo.errors import InputError
 from rossam_geo.evaluate.metrics import (
+    average_ranks,
     boundary_iou,
     boundary_score,
     dilation_px,
     mask_boundary,
     mask_iou,
     score_pair,
+    spearman_correlation,
 )
 from tests.evaluate.fakes import random_blobs, rect_mask
 
@@ -151,3 +153,28 @@ def test_mismatched_shapes_are_rejected():
 def test_boundary_needs_positive_dilation():
     with pytest.raises(InputError, match="dilation must be >= 1 pixel, got 0"):
         mask_boundary(np.ones((3, 3), bool), 0)
+
+
+def test_average_ranks_share_ties():
+    np.testing.assert_array_equal(average_ranks(np.array([3.0, 1.0, 3.0, 2.0])), [3.5, 1.0, 3.5, 2.0])
+    np.testing.assert_array_equal(average_ranks(np.array([5.0, 5.0, 5.0])), [2.0, 2.0, 2.0])
+
+
+def test_spearman_hand_computed():
+    # no ties: 1 - 6 * sum(d^2) / (n (n^2 - 1)) with d = (0, 0, -1, 1)
+    assert spearman_correlation([1, 2, 3, 4], [10, 20, 30, 25]) == pytest.approx(1 - 6 * 2 / (4 * 15))
+    # any increasing map is a perfect rank correlation; a decreasing one is -1
+    x = np.array([0.1, 0.5, 0.2, 0.9, 0.3])
+    assert spearman_correlation(x, np.exp(5 * x)) == pytest.approx(1.0)
+    assert spearman_correlation(x, -(x**3)) == pytest.approx(-1.0)
+    # ties: Pearson of the average ranks (1.5, 1.5, 3) and (1, 2, 3)
+    assert spearman_correlation([0, 0, 1], [1, 2, 3]) == pytest.approx(
+        np.corrcoef([1.5, 1.5, 3], [1, 2, 3])[0, 1]
+    )
+
+
+def test_spearman_is_undefined_for_constant_or_tiny_samples():
+    assert spearman_correlation([1.0, 1.0, 1.0, 1.0], [0.1, 0.5, 0.2, 0.9]) is None
+    assert spearman_correlation([0.3, 0.4], [0.1, 0.5]) is None
+    with pytest.raises(InputError, match="need paired values, got 3 and 2"):
+        spearman_correlation([1, 2, 3], [1, 2])

@@ -97,3 +97,21 @@ def test_grabcut_falls_back_to_the_box_with_a_note():
     assert prediction.notes[0] == "grabcut skipped: box is 2x20 px (< 3 px); used the box"
     assert prediction.notes[1] == "grabcut skipped: the box fills the window; used the box"
     assert (prediction.mask_logits[1] > 0).all()
+
+
+@pytest.mark.parametrize("name", ["box", "grabcut"])
+def test_weight_free_engine_scores_are_one_in_the_unit_range(name):
+    # boxes that segment, fall back (too thin, filling the window) and lie partly outside the image
+    image, _ = _disc_image(5)
+    boxes = np.array(
+        [
+            [22.0, 28.0, 67.0, 73.0],
+            [10.0, 10.0, 12.0, 30.0],
+            [0.0, 0.0, 96.0, 96.0],
+            [80.0, 80.0, 120.0, 99.0],
+        ]
+    )
+    scores = get_engine(name).predict(np.stack([image] * 4), boxes).scores
+    assert scores.dtype == np.float32 and scores.shape == (4,)
+    assert ((scores >= 0.0) & (scores <= 1.0)).all()
+    np.testing.assert_array_equal(scores, 1.0)

@@ -13,6 +13,7 @@ def test_defaults_are_the_papers():
     assert (config.lsj_min_scale, config.lsj_max_scale) == (0.1, 4.0)
     assert config.rotation and config.model == "vit_l" and config.base_weights == "sam_hq_vit_l"
     assert config.exclude_classes == ("car",)
+    assert config.iou_loss_weight == 1.0  # not the paper's: it trains the IoU head as SAM does
     assert config.use_grad_checkpointing
     assert not TrainConfig(data="d", output_dir="o", model="vit_b").use_grad_checkpointing
 
@@ -26,6 +27,10 @@ def test_defaults_are_the_papers():
         ({"lsj_min_scale": 2.0, "lsj_max_scale": 1.0}, "lsj_min_scale <= lsj_max_scale"),
         ({"precision": "8-bit"}, "precision must be one of"),
         ({"box_noise": 1.5}, "fraction of box size"),
+        (
+            {"iou_loss_weight": -1.0},
+            r"iou_loss_weight must be >= 0 \(0 leaves the IoU head untrained\), got -1.0",
+        ),
     ],
 )
 def test_invalid_options_are_rejected_with_the_value(options, message):
@@ -70,10 +75,11 @@ def test_toml_config_fills_options_and_command_line_wins(tmp_path, captured):
         'data = "data.json"\noutput-dir = "runs/a"\nmodel = "tiny"\nepochs = 3\nlr = 0.01\n'
         'exclude_classes = ["car", "truck"]\nrotation = false\nbase_weights = ""\n'
     )
-    result = CliRunner().invoke(train, ["--config", str(toml), "--epochs", "5"])
+    result = CliRunner().invoke(train, ["--config", str(toml), "--epochs", "5", "--iou-loss-weight", "0"])
     assert result.exit_code == 0, result.output
     config = captured[0]
     assert config.epochs == 5  # command line beats the file
+    assert config.iou_loss_weight == 0.0
     assert config.lr == 0.01 and config.model == "tiny" and not config.rotation
     assert config.exclude_classes == ("car", "truck")
     assert config.data == str(tmp_path / "data.json")  # relative to the config file

@@ -93,6 +93,34 @@ def test_alternating_updates_touch_only_the_active_decoder(shapes_coco, one_thre
     assert all(not torch.equal(p, torch.zeros_like(p)) for n, p in lora.items() if "lora_b" in n)
 
 
+@pytest.mark.parametrize("weight", [0.0, 1.0])
+def test_iou_loss_trains_the_active_decoders_iou_head(shapes_coco, one_thread, weight):
+    from rossam_geo.model.build import build_rossam
+
+    torch.manual_seed(0)
+    model = build_rossam("tiny", lora_rank=4)
+    model.freeze_for_training()
+    model.train()
+    groups = {name: list(g.values()) for name, g in model.named_parameter_groups().items()}
+    optimizer = torch.optim.AdamW(model.trainable_parameters(), lr=1e-2)
+    data = AugmentedDataset(CocoInstances(shapes_coco), [0, 1], EvalTransform(128), seed=0)
+    batch = collate_samples([data[0], data[1]])
+    heads = {
+        name: p.detach().clone() for name, p in model.named_parameters() if ".iou_prediction_head." in name
+    }
+    decoder, values = training_step(
+        model, optimizer, batch, 1, MaskLoss(sampling="dense"), groups, torch.Tensor.backward, weight
+    )
+    assert decoder == "hq"
+    moved = {n for n, p in model.named_parameters() if n in heads and not torch.equal(p, heads[n])}
+    if weight == 0:  # the paper's loss: the IoU head gets no gradient and AdamW skips it
+        assert moved == set() and math.isnan(values["iou_mse"])
+    else:  # the HQ decoder's IoU head learns; SAM's (idle decoder) does not
+        assert moved and all(n.startswith("hq_decoder.iou_prediction_head.") for n in moved)
+        assert 0.0 <= values["iou_mse"] <= 4.0
+        assert values["loss"] == pytest.approx(values["bce"] + values["dice"] + values["iou_mse"], rel=1e-5)
+
+
 def test_epoch_shard_sampler_covers_the_data_once_per_epoch():
     ranks = [EpochShardSampler(10, seed=3, rank=r, world_size=3, shuffle=True) for r in range(3)]
     shards = [list(s) for s in ranks]

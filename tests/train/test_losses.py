@@ -5,7 +5,14 @@ import math
 import pytest
 import torch
 
-from rossam_geo.train.losses import MaskLoss, bce_loss, dice_loss, point_sample, uncertain_point_coords
+from rossam_geo.train.losses import (
+    MaskLoss,
+    bce_loss,
+    dice_loss,
+    iou_head_loss,
+    point_sample,
+    uncertain_point_coords,
+)
 
 
 def test_dice_hand_computed():
@@ -92,3 +99,42 @@ def test_mask_loss_without_objects_is_zero_with_graph():
     out = MaskLoss()(logits, torch.zeros(0, 32, 32, dtype=torch.bool))
     assert out["loss"].item() == 0.0
     out["loss"].backward()
+
+
+def test_iou_head_loss_hand_computed():
+    # Mask 0: predicted 2 px, truth 4 px, overlap 2 -> IoU 0.5; mask 1: exact -> IoU 1.
+    logits = torch.full((2, 1, 2, 2), -5.0)
+    logits[0, 0, 0, :] = 5.0
+    logits[1, 0, 1, 0] = 5.0
+    gt = torch.zeros(2, 1, 2, 2, dtype=torch.bool)
+    gt[0] = True
+    gt[1, 0, 1, 0] = True
+    iou_pred = torch.tensor([0.7, 0.6])
+    expected = ((0.7 - 0.5) ** 2 + (0.6 - 1.0) ** 2) / 2
+    assert iou_head_loss(iou_pred, logits, gt).item() == pytest.approx(expected)
+    # (N, 1) predictions and float targets give the same value
+    assert iou_head_loss(iou_pred[:, None], logits, gt.float()).item() == pytest.approx(expected)
+    # nothing predicted and nothing to find has IoU 0, as in the evaluation
+    empty = iou_head_loss(torch.tensor([0.5]), torch.full((1, 1, 2, 2), -1.0), torch.zeros(1, 1, 2, 2))
+    assert empty.item() == pytest.approx(0.25)
+
+
+def test_iou_head_loss_gradient_reaches_only_the_prediction():
+    iou_pred = torch.tensor([0.2, 0.9], requires_grad=True)
+    logits = torch.randn(2, 1, 8, 8, requires_grad=True)
+    gt = torch.rand(2, 1, 8, 8) > 0.5
+    loss = iou_head_loss(iou_pred, logits, gt)
+    loss.backward()
+    assert logits.grad is None
+    assert iou_pred.grad is not None
+    pred_fg, gt_fg = (logits.detach() > 0).flatten(1), gt.flatten(1)
+    actual = (pred_fg & gt_fg).sum(1) / (pred_fg | gt_fg).sum(1)
+    assert torch.allclose(iou_pred.grad, (iou_pred.detach() - actual) * 2 / 2)
+
+
+def test_iou_head_loss_without_masks_is_zero_with_graph():
+    iou_pred = torch.zeros(0, 1, requires_grad=True)
+    loss = iou_head_loss(iou_pred, torch.zeros(0, 1, 4, 4), torch.zeros(0, 1, 4, 4))
+    assert loss.item() == 0.0
+    loss.backward()
+    assert iou_pred.grad is not None
