@@ -10,15 +10,25 @@ exact pixel-centre rasterisations of the drawn outlines.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
 import numpy as np
 
 from rossam_geo.errors import InputError
-from rossam_geo.synth import shapes, vehicles
-from rossam_geo.synth.backgrounds import fields_mosaic, fractal_noise, procedural, raster_crop, speckle
+from rossam_geo.synth import shapes
+from rossam_geo.synth.backgrounds import fractal_noise, procedural, speckle
+from rossam_geo.synth.canvas import (
+    Canvas,
+    distractor_blobs,
+    ground,
+    light_colour,
+    log_uniform,
+    vehicle_colour,
+)
+from rossam_geo.synth.roads import parking, road
+from rossam_geo.synth.sensor import sensor_v3
 
 SCENE_KINDS: tuple[str, ...] = ("airfield", "harbour", "sea", "parking", "road", "rail", "sar")
 #: Default share of each scene kind.
@@ -32,30 +42,6 @@ KIND_WEIGHTS: dict[str, float] = {
     "sar": 0.18,
 }
 CATEGORIES: tuple[str, ...] = ("airplane", "ship", "car", "truck", "train")
-
-_SHIFT = 4  # OpenCV fixed-point bits: coordinates in 1/16 px
-_VEHICLE_COLOURS = np.array(
-    [
-        [235, 235, 235],
-        [20, 20, 22],
-        [120, 120, 125],
-        [180, 180, 185],
-        [150, 25, 25],
-        [30, 50, 120],
-        [200, 200, 190],
-        [60, 70, 60],
-        [210, 170, 40],
-        [90, 30, 30],
-    ],
-    np.float32,
-)
-
-
-def _fill(target: np.ndarray, polys: Sequence[np.ndarray], value: float, line_type: int) -> None:
-    """Fill each polygon on its own: one fillPoly call with several contours would XOR their overlaps."""
-    for poly in polys:
-        pts = np.round(poly * (1 << _SHIFT)).astype(np.int32)
-        cv2.fillPoly(target, [pts], value, lineType=line_type, shift=_SHIFT)
 
 
 @dataclass
@@ -82,132 +68,7 @@ class SynthScene:
         return masks_to_boxes_xyxy(self.masks)
 
 
-@dataclass
-class _Canvas:
-    image: np.ndarray  # (H, W, 3) float32
-    rng: np.random.Generator
-    masks: list[np.ndarray] = field(default_factory=list)
-    classes: list[str] = field(default_factory=list)
-    occupied: np.ndarray | None = None
-    sun_xy: np.ndarray = field(default_factory=lambda: np.zeros(2))
-
-    @property
-    def hw(self) -> tuple[int, int]:
-        return self.image.shape[0], self.image.shape[1]
-
-    def raster(self, polys: Sequence[np.ndarray]) -> np.ndarray:
-        mask = np.zeros(self.hw, np.uint8)
-        _fill(mask, polys, 1, cv2.LINE_8)
-        return mask.astype(bool)
-
-    def paint(
-        self, polys: Sequence[np.ndarray], colour: np.ndarray | Sequence[float], aa: bool = True
-    ) -> None:
-        """Draw filled polygons (not an object: no mask) with antialiased edges."""
-        layer = np.zeros(self.hw, np.float32)
-        _fill(layer, polys, 1.0, cv2.LINE_AA if aa else cv2.LINE_8)
-        alpha = layer[..., None]
-        self.image = self.image * (1 - alpha) + np.asarray(colour, np.float32) * alpha
-
-    def shadow(self, polys: Sequence[np.ndarray], height_px: float) -> None:
-        offset = self.sun_xy * height_px
-        if np.hypot(*offset) < 0.3:
-            return
-        layer = np.zeros(self.hw, np.float32)
-        _fill(layer, [p + offset for p in polys], 1.0, cv2.LINE_AA)
-        self.image *= 1.0 - layer[..., None] * self.rng.uniform(0.3, 0.55)
-
-    def free(self, polys: Sequence[np.ndarray], margin_px: int = 1) -> bool:
-        """Whether the outline lies (centre) inside the scene and clear of earlier objects."""
-        mask = self.raster(polys)
-        if not mask.any():
-            return False
-        if self.occupied is None:
-            return True
-        if margin_px > 0:
-            mask = cv2.dilate(mask.astype(np.uint8), np.ones((2 * margin_px + 1,) * 2, np.uint8)).astype(bool)
-        return not (mask & self.occupied).any()
-
-    def add_object(
-        self,
-        polys: Sequence[np.ndarray],
-        category: str,
-        colour: np.ndarray,
-        height_px: float,
-        details: Callable[[], None] | None = None,
-    ) -> bool:
-        """Cast the shadow, fill the object with a shaded colour, record its exact mask."""
-        mask = self.raster(polys)
-        if mask.sum() < 2:
-            return False
-        self.shadow(polys, height_px)
-        layer = np.zeros(self.hw, np.float32)
-        _fill(layer, polys, 1.0, cv2.LINE_AA)
-        # Antialiased edge weight, but exactly 1 inside the mask: the labelled pixels are the object's.
-        alpha = np.maximum(layer, mask.astype(np.float32))[..., None]
-        gradient = fractal_noise(self.hw, self.rng, octaves=3)[..., None] * self.rng.uniform(0, 40) - 20
-        fill = np.clip(np.asarray(colour, np.float32) + gradient, 0, 255)
-        self.image = self.image * (1 - alpha) + fill * alpha
-        if details is not None:
-            details()
-        for m in self.masks:
-            m &= ~mask
-        self.masks.append(mask)
-        self.classes.append(category)
-        self.occupied = mask if self.occupied is None else (self.occupied | mask)
-        return True
-
-
-def _log_uniform(rng: np.random.Generator, lo: float, hi: float) -> float:
-    return float(np.exp(rng.uniform(np.log(lo), np.log(hi))))
-
-
-def _ground(canvas: _Canvas, palettes: Sequence[str], rasters: Sequence[str | Path], p_raster: float) -> None:
-    rng = canvas.rng
-    image = raster_crop(canvas.hw, rng, rasters) if rng.random() < p_raster else None
-    if image is None:
-        image = (
-            fields_mosaic(canvas.hw, rng)
-            if rng.random() < 0.25
-            else procedural(canvas.hw, rng, str(rng.choice(list(palettes))))
-        )
-    canvas.image = image
-
-
-def _vehicle_colour(rng: np.random.Generator) -> np.ndarray:
-    colour = _VEHICLE_COLOURS[int(rng.integers(len(_VEHICLE_COLOURS)))]
-    return np.clip(colour + rng.normal(0, 10, 3), 0, 255).astype(np.float32)
-
-
-def _light_colour(rng: np.random.Generator) -> np.ndarray:
-    if rng.random() < 0.8:
-        return np.full(3, rng.uniform(185, 250), np.float32) + rng.normal(0, 5, 3).astype(np.float32)
-    return _vehicle_colour(rng)
-
-
-def _distractor_blobs(canvas: _Canvas, count: int) -> None:
-    """Unlabelled buildings, trees and marks."""
-    rng = canvas.rng
-    height, width = canvas.hw
-    for _ in range(count):
-        centre = (rng.uniform(0, width), rng.uniform(0, height))
-        if rng.random() < 0.5:
-            size = _log_uniform(rng, 4, 60)
-            poly = shapes.place(
-                [shapes.rect(size, size * rng.uniform(0.4, 1.0))], centre, rng.uniform(0, np.pi)
-            )
-            if canvas.free(poly, 2):
-                canvas.shadow(poly, size * 0.2)
-                canvas.paint(poly, rng.uniform(60, 230, 3))
-        else:
-            r = _log_uniform(rng, 2, 10)
-            poly = [shapes._ellipse(centre[0], centre[1], r, r * rng.uniform(0.8, 1.0), 12)]
-            if canvas.free(poly, 1):
-                canvas.shadow(poly, r)
-                canvas.paint(poly, (rng.uniform(30, 70), rng.uniform(60, 100), rng.uniform(30, 60)))
-
-
-def _lines(canvas: _Canvas, count: int, colour: Sequence[float], width_px: float) -> None:
+def _lines(canvas: Canvas, count: int, colour: Sequence[float], width_px: float) -> None:
     rng = canvas.rng
     height, width = canvas.hw
     for _ in range(count):
@@ -219,14 +80,14 @@ def _lines(canvas: _Canvas, count: int, colour: Sequence[float], width_px: float
 
 
 # ------------------------------------------------------------------------------------------ scene kinds
-def _airfield(canvas: _Canvas, rasters: Sequence[str | Path]) -> None:
+def _airfield(canvas: Canvas, rasters: Sequence[str | Path]) -> None:
     rng = canvas.rng
     height, width = canvas.hw
-    _ground(canvas, ("tarmac", "concrete", "grass", "dry"), rasters, 0.15)
+    ground(canvas, ("tarmac", "concrete", "grass", "dry"), rasters, 0.15)
     _lines(
         canvas, int(rng.integers(0, 6)), rng.choice([[220, 200, 60], [230, 230, 230]]), rng.uniform(0.6, 2)
     )
-    length = _log_uniform(rng, 8, 170)
+    length = log_uniform(rng, 8, 170)
     n = int(rng.integers(1, 10))
     base_angle = rng.uniform(0, 2 * np.pi)
     aligned = rng.random() < 0.6
@@ -262,7 +123,7 @@ def _airfield(canvas: _Canvas, rasters: Sequence[str | Path]) -> None:
             if nose[1] > top:
                 canvas.shadow([arm], 3)
                 canvas.paint([arm], rng.uniform(120, 200, 3))
-        colour = _light_colour(rng)
+        colour = light_colour(rng)
         canvas.add_object(
             polys,
             "airplane",
@@ -270,10 +131,10 @@ def _airfield(canvas: _Canvas, rasters: Sequence[str | Path]) -> None:
             scale * rng.uniform(0.03, 0.12),
             _airplane_livery(canvas, polys, colour),
         )
-    _distractor_blobs(canvas, int(rng.integers(0, 5)))
+    distractor_blobs(canvas, int(rng.integers(0, 5)))
 
 
-def _airplane_livery(canvas: _Canvas, polys: list[np.ndarray], colour: np.ndarray) -> Callable[[], None]:
+def _airplane_livery(canvas: Canvas, polys: list[np.ndarray], colour: np.ndarray) -> Callable[[], None]:
     """Details inside an airplane: wings and pods in other shades, livery on the tail and fuselage.
 
     ``polys`` are :func:`shapes.airplane`'s parts in its order: fuselage, two wings, two tailplanes, pods.
@@ -297,7 +158,7 @@ def _airplane_livery(canvas: _Canvas, polys: list[np.ndarray], colour: np.ndarra
     return details
 
 
-def _wake(canvas: _Canvas, centre: tuple[float, float], angle: float, length: float, beam: float) -> None:
+def _wake(canvas: Canvas, centre: tuple[float, float], angle: float, length: float, beam: float) -> None:
     rng = canvas.rng
     direction = np.array([np.cos(angle), np.sin(angle)])
     stern = np.array(centre) - direction * length / 2
@@ -316,12 +177,12 @@ def _wake(canvas: _Canvas, centre: tuple[float, float], angle: float, length: fl
     )
 
 
-def _waves(canvas: _Canvas, count: int) -> None:
+def _waves(canvas: Canvas, count: int) -> None:
     rng = canvas.rng
     height, width = canvas.hw
     angle = rng.uniform(0, np.pi)
     for _ in range(count):
-        length = _log_uniform(rng, 2, 14)
+        length = log_uniform(rng, 2, 14)
         poly = shapes.place(
             [shapes.rect(length, rng.uniform(0.6, 1.6))],
             (rng.uniform(0, width), rng.uniform(0, height)),
@@ -331,7 +192,7 @@ def _waves(canvas: _Canvas, count: int) -> None:
 
 
 def _ship_object(
-    canvas: _Canvas, centre: tuple[float, float], angle: float, length: float, wake: bool
+    canvas: Canvas, centre: tuple[float, float], angle: float, length: float, wake: bool
 ) -> bool:
     rng = canvas.rng
     local = shapes.ship(length, rng)
@@ -354,11 +215,11 @@ def _ship_object(
             )
             canvas.paint(sup, rng.uniform(40, 250, 3))
 
-    colour = _vehicle_colour(rng) if rng.random() < 0.6 else _light_colour(rng)
+    colour = vehicle_colour(rng) if rng.random() < 0.6 else light_colour(rng)
     return canvas.add_object(polys, "ship", colour, length * rng.uniform(0.02, 0.08), details)
 
 
-def _harbour(canvas: _Canvas, rasters: Sequence[str | Path]) -> None:
+def _harbour(canvas: Canvas, rasters: Sequence[str | Path]) -> None:
     rng = canvas.rng
     height, width = canvas.hw
     canvas.image = procedural(canvas.hw, rng, str(rng.choice(["water", "green_water"])))
@@ -367,7 +228,7 @@ def _harbour(canvas: _Canvas, rasters: Sequence[str | Path]) -> None:
     yy = np.mgrid[0:height, 0:width][0]
     land_mask = yy < coast + 6 * fractal_noise(canvas.hw, rng, 2)
     canvas.image[land_mask] = land[land_mask]
-    length = _log_uniform(rng, 8, 200)
+    length = log_uniform(rng, 8, 200)
     pier_w = rng.uniform(3, 14)
     piers = []
     for x in np.arange(rng.uniform(0, width / 3), width, max(length * rng.uniform(0.4, 1.3), 2 * pier_w + 8)):
@@ -396,7 +257,7 @@ def _harbour(canvas: _Canvas, rasters: Sequence[str | Path]) -> None:
     canvas.occupied = None if not canvas.masks else np.any(canvas.masks, axis=0)
 
 
-def _sea(canvas: _Canvas, rasters: Sequence[str | Path]) -> None:
+def _sea(canvas: Canvas, rasters: Sequence[str | Path]) -> None:
     rng = canvas.rng
     height, width = canvas.hw
     canvas.image = procedural(canvas.hw, rng, str(rng.choice(["water", "green_water"])))
@@ -406,150 +267,13 @@ def _sea(canvas: _Canvas, rasters: Sequence[str | Path]) -> None:
         if len(canvas.masks) >= n:
             break
         centre = (rng.uniform(0, width), rng.uniform(0, height))
-        _ship_object(canvas, centre, rng.uniform(0, 2 * np.pi), _log_uniform(rng, 5, 160), rng.random() < 0.7)
+        _ship_object(canvas, centre, rng.uniform(0, 2 * np.pi), log_uniform(rng, 5, 160), rng.random() < 0.7)
 
 
-def _vehicle(
-    canvas: _Canvas,
-    centre: tuple[float, float],
-    angle: float,
-    length: float,
-    kind: str,
-    colour: np.ndarray | None = None,
-    margin_px: int | None = None,
-) -> bool:
-    """Add one road vehicle (:mod:`rossam_geo.synth.vehicles`): body, roof details, curved-roof shading."""
-    rng = canvas.rng
-    body = vehicles.vehicle_body(kind, length, rng)
-    polys = shapes.place(body.polygons, centre, angle)
-    if not canvas.free(polys, (1 if length > 6 else 0) if margin_px is None else margin_px):
-        return False
-    if colour is None:
-        colour = _vehicle_colour(rng) if kind == "car" or rng.random() < 0.5 else _light_colour(rng)
-    profile = vehicles.across_profile(rng)
-
-    def details() -> None:
-        for poly, detail_colour in vehicles.roof_details(body, colour, rng):
-            canvas.paint(shapes.place([poly], centre, angle), detail_colour)
-        rows, cols = np.nonzero(canvas.raster(polys))
-        across = (-(cols + 0.5 - centre[0]) * np.sin(angle) + (rows + 0.5 - centre[1]) * np.cos(angle)) / (
-            body.width_px / 2.0
-        )
-        factor = profile(np.clip(across, -1.0, 1.0)).astype(np.float32)
-        canvas.image[rows, cols] = np.clip(canvas.image[rows, cols] * factor[:, None], 0, 255)
-
-    height = length * rng.uniform(0.08, 0.2) if kind == "car" else body.width_px * rng.uniform(0.4, 0.9)
-    return canvas.add_object(polys, vehicles.VEHICLE_KINDS[kind], colour, height, details)
-
-
-def _vehicle_kind(rng: np.random.Generator, p_large: float) -> str:
-    if rng.random() >= p_large:
-        return "car"
-    return str(rng.choice(["van", "bus", "truck"], p=[0.4, 0.3, 0.3]))
-
-
-def _parking(canvas: _Canvas, rasters: Sequence[str | Path]) -> None:
-    """Rows of parked vehicles: loose or packed side by side, mixed colours or one fleet colour."""
+def _rail(canvas: Canvas, rasters: Sequence[str | Path]) -> None:
     rng = canvas.rng
     height, width = canvas.hw
-    _ground(canvas, ("tarmac", "concrete", "urban"), rasters, 0.15)
-    lot_kind = rng.random()
-    # A car lot, a mixed lot, or a depot of buses / vans / trucks that may fill most of the scene.
-    kind_of_lot = (
-        "car" if lot_kind < 0.5 else ("mixed" if lot_kind < 0.7 else str(rng.choice(["bus", "van", "truck"])))
-    )
-    car_lot = kind_of_lot in ("car", "mixed")
-    length = _log_uniform(rng, 5, 60) if car_lot else _log_uniform(rng, 12, 150)
-    angle = rng.uniform(0, np.pi)
-    along = np.array([np.cos(angle), np.sin(angle)])
-    across = np.array([-along[1], along[0]])
-    packed = rng.random() < 0.45
-    fleet = _vehicle_colour(rng) if rng.random() < 0.35 else None
-    if not car_lot:
-        width_ratio = {"bus": 0.27, "van": 0.43, "truck": 0.26}[kind_of_lot]
-        pitch = length * width_ratio + (rng.uniform(0.5, 3.0) if packed else length * rng.uniform(0.05, 0.25))
-    else:
-        pitch = length * (0.5 + rng.uniform(0.02, 0.08) if packed else rng.uniform(0.55, 0.8))
-    row_gap = length * (rng.uniform(1.1, 2.5) if car_lot else rng.uniform(1.05, 1.6))
-    centre = np.array([width / 2, height / 2]) + rng.uniform(-0.3, 0.3, 2) * length
-    line_colour = np.full(3, rng.uniform(180, 240))
-    span = int(max(height, width) / min(pitch, row_gap)) + 2
-    fill = rng.uniform(0.4, 0.98)
-    slots = []
-    for r in range(-span // 2, span // 2 + 1):
-        for k in range(-span, span + 1):
-            c = centre + along * r * row_gap + across * k * pitch
-            if -length < c[0] < width + length and -length < c[1] < height + length:
-                slots.append(c)
-    # Visit the slots in random order so that the object cap does not fill one corner only.
-    for index in rng.permutation(len(slots)):
-        c = slots[int(index)]
-        if not packed and rng.random() < 0.5 and length > 6:
-            mark = shapes.place([shapes.rect(length * 1.1, 0.6)], tuple(c + across * pitch / 2), angle)
-            canvas.paint(mark, line_colour)
-        if rng.random() < fill and len(canvas.masks) < 40:
-            flip = np.pi if rng.random() < 0.5 else 0.0
-            jitter = rng.normal(0, 0.03 * length, 2) * (0.3 if packed else 1.0)
-            kind = kind_of_lot if kind_of_lot != "mixed" else _vehicle_kind(rng, 0.3)
-            scale = length if kind_of_lot != "mixed" else length * rng.uniform(*vehicles.LENGTH_FACTOR[kind])
-            colour = (
-                None if fleet is None else np.clip(fleet + rng.normal(0, 4, 3), 0, 255).astype(np.float32)
-            )
-            _vehicle(
-                canvas,
-                tuple(c + jitter),
-                angle + flip + rng.normal(0, 0.02 if packed else 0.04),
-                scale * rng.uniform(0.95, 1.05),
-                kind,
-                colour,
-                margin_px=0 if packed else None,
-            )
-    _distractor_blobs(canvas, int(rng.integers(0, 6)))
-
-
-def _road(canvas: _Canvas, rasters: Sequence[str | Path]) -> None:
-    rng = canvas.rng
-    height, width = canvas.hw
-    _ground(canvas, ("grass", "dry", "urban", "soil"), rasters, 0.3)
-    _distractor_blobs(canvas, int(rng.integers(0, 8)))
-    canvas.occupied = None
-    length = _log_uniform(rng, 5, 60)
-    for _ in range(int(rng.integers(1, 3))):
-        angle = rng.uniform(0, np.pi)
-        lanes = int(rng.integers(1, 5))
-        lane_w = length * rng.uniform(0.55, 0.8)
-        centre = np.array([rng.uniform(0.2, 0.8) * width, rng.uniform(0.2, 0.8) * height])
-        road = shapes.place([shapes.rect(3 * max(height, width), lanes * lane_w + 2)], tuple(centre), angle)
-        canvas.paint(road, np.full(3, rng.uniform(50, 130)) + rng.normal(0, 5, 3))
-        along = np.array([np.cos(angle), np.sin(angle)])
-        across = np.array([-along[1], along[0]])
-        for lane in range(lanes):
-            offset = (lane - (lanes - 1) / 2) * lane_w
-            if lane > 0:
-                mark = shapes.place(
-                    [shapes.rect(3 * max(height, width), 0.5)],
-                    tuple(centre + across * (offset - lane_w / 2)),
-                    angle,
-                )
-                canvas.paint(mark, np.full(3, 220.0))
-            t = float(-max(height, width))
-            while t < max(height, width):
-                t += length * rng.uniform(1.3, 6.0)
-                kind = _vehicle_kind(rng, 0.2)
-                heading = angle if lane >= lanes / 2 else angle + np.pi
-                _vehicle(
-                    canvas,
-                    tuple(centre + along * t + across * offset),
-                    heading + rng.normal(0, 0.03),
-                    length * rng.uniform(*vehicles.LENGTH_FACTOR[kind]),
-                    kind,
-                )
-
-
-def _rail(canvas: _Canvas, rasters: Sequence[str | Path]) -> None:
-    rng = canvas.rng
-    height, width = canvas.hw
-    _ground(canvas, ("grass", "dry", "urban", "soil"), rasters, 0.3)
+    ground(canvas, ("grass", "dry", "urban", "soil"), rasters, 0.3)
     angle = rng.uniform(0, np.pi)
     along = np.array([np.cos(angle), np.sin(angle)])
     across = np.array([-along[1], along[0]])
@@ -568,13 +292,13 @@ def _rail(canvas: _Canvas, rasters: Sequence[str | Path]) -> None:
             )
             canvas.paint(rail, np.full(3, rng.uniform(150, 210)))
         if rng.random() < 0.7:
-            length = _log_uniform(rng, 40, 2.5 * max(height, width))
+            length = log_uniform(rng, 40, 2.5 * max(height, width))
             t = rng.uniform(-0.5, 0.5) * max(height, width)
             polys, bodies = shapes.train(length, rng)
             placed = shapes.place(polys, tuple(c + along * t), angle)
             if not canvas.free(placed, 1):
                 continue
-            colours = [_vehicle_colour(rng) for _ in bodies]
+            colours = [vehicle_colour(rng) for _ in bodies]
             placed_bodies = shapes.place(bodies, tuple(c + along * t), angle)
 
             def details(
@@ -584,11 +308,11 @@ def _rail(canvas: _Canvas, rasters: Sequence[str | Path]) -> None:
                     for body, colour in zip(placed_bodies, colours, strict=True):
                         canvas.paint([body], colour)
 
-            canvas.add_object(placed, "train", _vehicle_colour(rng), gauge * 0.5, details)
-    _distractor_blobs(canvas, int(rng.integers(0, 6)))
+            canvas.add_object(placed, "train", vehicle_colour(rng), gauge * 0.5, details)
+    distractor_blobs(canvas, int(rng.integers(0, 6)))
 
 
-def _sar(canvas: _Canvas, rasters: Sequence[str | Path]) -> None:
+def _sar(canvas: Canvas, rasters: Sequence[str | Path]) -> None:
     """Grayscale SAR-like scene: dark sea, optional bright land, bright ships, all with speckle."""
     rng = canvas.rng
     height, width = canvas.hw
@@ -608,7 +332,7 @@ def _sar(canvas: _Canvas, rasters: Sequence[str | Path]) -> None:
     for _ in range(n * 3):
         if len(canvas.masks) >= n:
             break
-        length = _log_uniform(rng, 4, size_hi)
+        length = log_uniform(rng, 4, size_hi)
         local = shapes.ship(length, rng)
         centre = (rng.uniform(0, width), rng.uniform(0, height))
         polys = shapes.place(local, centre, rng.uniform(0, 2 * np.pi))
@@ -624,32 +348,15 @@ def _sar(canvas: _Canvas, rasters: Sequence[str | Path]) -> None:
     canvas.image = canvas.image * speckle(canvas.hw, rng, looks)[..., None]
 
 
-_KIND_FUNCS: dict[str, Callable[[_Canvas, Sequence[str | Path]], None]] = {
+_KIND_FUNCS: dict[str, Callable[[Canvas, Sequence[str | Path]], None]] = {
     "airfield": _airfield,
     "harbour": _harbour,
     "sea": _sea,
-    "parking": _parking,
-    "road": _road,
+    "parking": parking,
+    "road": road,
     "rail": _rail,
     "sar": _sar,
 }
-
-
-def _sensor(image: np.ndarray, rng: np.random.Generator, sar: bool) -> np.ndarray:
-    """Haze, blur, gain and noise of the imaging system."""
-    if not sar and rng.random() < 0.3:
-        haze = rng.uniform(0.05, 0.35)
-        image = image * (1 - haze) + rng.uniform(170, 235) * haze
-    sigma = rng.uniform(0.0, 1.3)
-    if sigma > 0.3:
-        image = cv2.GaussianBlur(image, (0, 0), sigma)
-    image = image * rng.uniform(0.75, 1.25) + rng.uniform(-15, 15)
-    if not sar:
-        image = image + rng.normal(0, rng.uniform(0, 6), image.shape).astype(np.float32)
-    out = np.clip(image, 0, 255).astype(np.uint8)
-    if not sar and rng.random() < 0.08:
-        out = np.repeat(cv2.cvtColor(out, cv2.COLOR_RGB2GRAY)[..., None], 3, axis=2)
-    return out
 
 
 def generate_scene(
@@ -682,13 +389,13 @@ def generate_scene(
     if kind not in _KIND_FUNCS:
         raise InputError(f"unknown scene kind {kind!r}; choose one of: {', '.join(SCENE_KINDS)}")
     sun = rng.uniform(0, 2 * np.pi)
-    canvas = _Canvas(
+    canvas = Canvas(
         image=np.zeros((size_px, size_px, 3), np.float32),
         rng=rng,
         sun_xy=np.array([np.cos(sun), np.sin(sun)]) * rng.uniform(0.3, 1.5),
     )
     _KIND_FUNCS[kind](canvas, background_rasters)
-    image = _sensor(canvas.image.astype(np.float32), rng, kind == "sar")
+    image = sensor_v3(canvas.image.astype(np.float32), rng, kind == "sar")
     masks = np.stack(canvas.masks) if canvas.masks else np.zeros((0, size_px, size_px), bool)
     keep = masks.sum(axis=(1, 2)) >= 2
     classes = [c for c, k in zip(canvas.classes, keep, strict=True) if k]

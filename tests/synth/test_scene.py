@@ -77,12 +77,12 @@ def test_rejects_bad_arguments():
 
 @pytest.mark.parametrize("make", [shapes.airplane, shapes.ship, shapes.car, shapes.truck])
 def test_rasterised_area_matches_outline_area(make):
-    from rossam_geo.synth.scene import _Canvas
+    from rossam_geo.synth.canvas import Canvas
 
     rng = np.random.default_rng(4)
     polys = shapes.place(make(60.0, rng), (64.0, 64.0), 0.7)
     outline = shapely.union_all([Polygon(p).buffer(0) for p in polys])
-    canvas = _Canvas(image=np.zeros((128, 128, 3), np.float32), rng=rng)
+    canvas = Canvas(image=np.zeros((128, 128, 3), np.float32), rng=rng)
     mask = canvas.raster(polys)
     assert outline.geom_type == "Polygon"  # one connected outline
     # OpenCV fills every pixel an edge touches: the mask is the outline grown by under a pixel.
