@@ -2,7 +2,8 @@
 
 Scene kinds: ``airfield`` (airplanes, terminal, boarding bridges), ``harbour`` (ships at piers and in the
 basin), ``sea`` (ships with wakes among waves), ``parking`` (cars and trucks in rows), ``road`` (vehicles
-along roads), ``rail`` (trains on tracks) and ``sar`` (bright ships on dark speckled sea, grayscale).
+along roads), ``rail`` (trains on tracks), ``sar`` (bright ships on dark speckled sea, grayscale), and at
+metric scale ``lot`` and ``street`` (:mod:`rossam_geo.synth.urban`).
 Pixels are x right, y down; object polygons are filled with OpenCV at 1/16 px precision, so masks are
 exact pixel-centre rasterisations of the drawn outlines.
 """
@@ -17,7 +18,7 @@ import cv2
 import numpy as np
 
 from rossam_geo.errors import InputError
-from rossam_geo.synth import shapes
+from rossam_geo.synth import shapes, urban
 from rossam_geo.synth.backgrounds import fractal_noise, procedural, speckle
 from rossam_geo.synth.canvas import (
     Canvas,
@@ -27,11 +28,25 @@ from rossam_geo.synth.canvas import (
     log_uniform,
     vehicle_colour,
 )
+from rossam_geo.synth.overhead import MetricCanvas
 from rossam_geo.synth.roads import parking, road
-from rossam_geo.synth.sensor import sensor_v3
+from rossam_geo.synth.sensor import sensor_v3, sensor_v4
 
-SCENE_KINDS: tuple[str, ...] = ("airfield", "harbour", "sea", "parking", "road", "rail", "sar")
-#: Default share of each scene kind.
+SCENE_KINDS: tuple[str, ...] = (
+    "airfield",
+    "harbour",
+    "sea",
+    "parking",
+    "road",
+    "rail",
+    "sar",
+    "lot",
+    "street",
+)
+#: Scene generators: ``v3`` made the training data of rossam-compact-v3 (kept byte-identical), ``v4`` adds
+#: metric parking lots and streets (:mod:`rossam_geo.synth.urban`) and compression / resampling effects.
+GENERATORS: tuple[str, ...] = ("v3", "v4")
+#: Share of each scene kind drawn by the ``v3`` generator (it never draws ``lot`` or ``street``).
 KIND_WEIGHTS: dict[str, float] = {
     "airfield": 0.2,
     "harbour": 0.13,
@@ -40,6 +55,18 @@ KIND_WEIGHTS: dict[str, float] = {
     "road": 0.12,
     "rail": 0.1,
     "sar": 0.18,
+}
+#: Share of each scene kind drawn by the ``v4`` generator: half of all scenes hold road vehicles.
+KIND_WEIGHTS_V4: dict[str, float] = {
+    "airfield": 0.12,
+    "harbour": 0.08,
+    "sea": 0.06,
+    "parking": 0.05,
+    "road": 0.04,
+    "rail": 0.05,
+    "sar": 0.18,
+    "lot": 0.23,
+    "street": 0.19,
 }
 CATEGORIES: tuple[str, ...] = ("airplane", "ship", "car", "truck", "train")
 
@@ -359,35 +386,51 @@ _KIND_FUNCS: dict[str, Callable[[Canvas, Sequence[str | Path]], None]] = {
 }
 
 
+_URBAN_FUNCS: dict[str, Callable[[int, np.random.Generator, Sequence[str | Path]], MetricCanvas]] = {
+    "lot": urban.lot,
+    "street": urban.street,
+}
+
+
 def generate_scene(
     seed: int | Sequence[int] | np.random.Generator,
     size_px: int = 256,
     kind: str | None = None,
     background_rasters: Sequence[str | Path] = (),
+    generator: str = "v3",
 ) -> SynthScene:
     """Generate one scene; the same seed and arguments give the same scene.
 
     Args:
         seed: an integer (or sequence of integers) seeding numpy's default generator, or a generator.
         size_px: side of the square scene in pixels.
-        kind: one of :data:`SCENE_KINDS`; None draws one with :data:`KIND_WEIGHTS`.
+        kind: one of :data:`SCENE_KINDS`; None draws one with the generator's shares (:data:`KIND_WEIGHTS`
+            or :data:`KIND_WEIGHTS_V4`).
         background_rasters: paths of permissively licensed rasters whose crops may serve as backgrounds.
+        generator: one of :data:`GENERATORS`; ``v4`` also applies :func:`~rossam_geo.synth.sensor.sensor_v4`.
 
     Returns:
         The :class:`SynthScene` (possibly with zero objects when none fitted; callers skip those).
 
     Raises:
-        InputError: unknown kind or a size below 32 px.
+        InputError: unknown kind or generator, or a size below 32 px.
     """
     if size_px < 32:
         raise InputError(f"size_px must be at least 32, got {size_px}")
+    if generator not in GENERATORS:
+        raise InputError(f"unknown scene generator {generator!r}; choose one of: {', '.join(GENERATORS)}")
+    if kind is not None and kind not in SCENE_KINDS:
+        raise InputError(f"unknown scene kind {kind!r}; choose one of: {', '.join(SCENE_KINDS)}")
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
     if kind is None:
-        kinds = list(KIND_WEIGHTS)
-        weights = np.array([KIND_WEIGHTS[k] for k in kinds])
+        shares = KIND_WEIGHTS if generator == "v3" else KIND_WEIGHTS_V4
+        kinds = list(shares)
+        weights = np.array([shares[k] for k in kinds])
         kind = kinds[int(rng.choice(len(kinds), p=weights / weights.sum()))]
-    if kind not in _KIND_FUNCS:
-        raise InputError(f"unknown scene kind {kind!r}; choose one of: {', '.join(SCENE_KINDS)}")
+    sensor = sensor_v3 if generator == "v3" else sensor_v4
+    if kind in _URBAN_FUNCS:
+        image, masks, classes = _URBAN_FUNCS[kind](size_px, rng, background_rasters).finish()
+        return SynthScene(image_rgb=sensor(image, rng, False), masks=masks, classes=classes, kind=kind)
     sun = rng.uniform(0, 2 * np.pi)
     canvas = Canvas(
         image=np.zeros((size_px, size_px, 3), np.float32),
@@ -395,7 +438,7 @@ def generate_scene(
         sun_xy=np.array([np.cos(sun), np.sin(sun)]) * rng.uniform(0.3, 1.5),
     )
     _KIND_FUNCS[kind](canvas, background_rasters)
-    image = sensor_v3(canvas.image.astype(np.float32), rng, kind == "sar")
+    image = sensor(canvas.image.astype(np.float32), rng, kind == "sar")
     masks = np.stack(canvas.masks) if canvas.masks else np.zeros((0, size_px, size_px), bool)
     keep = masks.sum(axis=(1, 2)) >= 2
     classes = [c for c, k in zip(canvas.classes, keep, strict=True) if k]
