@@ -329,7 +329,7 @@ def _rossam_model(weights: str | Path, base_weights: str | Path | None) -> tuple
 #: inference options the SAM-family factories pass to :class:`SamFamilyEngine`.
 INFERENCE_OPTIONS: tuple[str, ...] = ("precision", "attention", "compile", "prefetch", "tta")
 #: configurations whose forward pass is cheap enough for 8-pass test-time augmentation by default.
-TTA_BY_DEFAULT: dict[str, str] = {"compact": "d8"}
+TTA_BY_DEFAULT: dict[str, str] = {"compact": "d8", "compact-v4": "d8"}
 
 
 def _inference_options(options: dict[str, Any], model: RosSam) -> dict[str, Any]:
