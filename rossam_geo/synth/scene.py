@@ -56,17 +56,16 @@ KIND_WEIGHTS: dict[str, float] = {
     "rail": 0.1,
     "sar": 0.18,
 }
-#: Share of each scene kind drawn by the ``v4`` generator: half of all scenes hold road vehicles.
+#: Share of each scene kind drawn by the ``v4`` generator: half of all scenes hold road vehicles, all at
+#: metric scale (``lot`` with its bus / truck depots replaces ``parking``, ``street`` replaces ``road``).
 KIND_WEIGHTS_V4: dict[str, float] = {
-    "airfield": 0.12,
+    "airfield": 0.13,
     "harbour": 0.08,
     "sea": 0.06,
-    "parking": 0.05,
-    "road": 0.04,
     "rail": 0.05,
     "sar": 0.18,
-    "lot": 0.23,
-    "street": 0.19,
+    "lot": 0.27,
+    "street": 0.23,
 }
 CATEGORIES: tuple[str, ...] = ("airplane", "ship", "car", "truck", "train")
 

@@ -22,6 +22,8 @@ from rossam_geo.synth.props import car_colour, draw_building, draw_pole, draw_st
 
 #: Ground sampling distance range of urban scenes, metres per pixel (drawn log-uniformly).
 GSD_RANGE_M: tuple[float, float] = (0.08, 0.6)
+#: Share of lots that are depots of buses, trucks or vans.
+DEPOT_SHARE = 0.15
 #: At most this many vehicles are drawn in one scene.
 MAX_VEHICLES = 140
 
@@ -106,7 +108,8 @@ def _kind(rng: np.random.Generator, shares: dict[str, float]) -> str:
 
 def lot(size_px: int, rng: np.random.Generator, rasters: Sequence[str | Path]) -> MetricCanvas:
     """A parking lot: double-loaded bays of perpendicular or angled stalls, islands with trees, poles,
-    oil stains, cars parked and driving in the aisles, maybe a building beside it."""
+    oil stains, cars parked and driving in the aisles, maybe a building beside it; one lot in
+    :data:`DEPOT_SHARE` is a depot of buses, trucks or vans in long stalls."""
     canvas = new_canvas(size_px, rng, GSD_RANGE_M)
     px = canvas.px
     angle = _scene_angle(rng)
@@ -119,7 +122,21 @@ def lot(size_px: int, rng: np.random.Generator, rasters: Sequence[str | Path]) -
     asphalt = _asphalt(canvas)
     canvas.paint_texture(_band(centre, angle, *extent), asphalt)
     ground_rgb = asphalt.mean(axis=(0, 1))
-    stall_w, depth, aisle = px(rng.uniform(2.4, 2.8)), px(rng.uniform(4.8, 5.6)), px(rng.uniform(6.0, 7.6))
+    depot = rng.random() < DEPOT_SHARE
+    if depot:  # buses, trucks and vans side by side in long bays
+        stall_w, depth, aisle = (
+            px(rng.uniform(3.2, 4.2)),
+            px(rng.uniform(12.0, 18.0)),
+            px(rng.uniform(10.0, 16.0)),
+        )
+        shares = ({"bus": 0.9, "van": 0.1}, {"truck": 0.9, "van": 0.1}, {"van": 1.0})[int(rng.integers(3))]
+    else:
+        stall_w, depth, aisle = (
+            px(rng.uniform(2.4, 2.8)),
+            px(rng.uniform(4.8, 5.6)),
+            px(rng.uniform(6.0, 7.6)),
+        )
+        shares = {"car": 0.84, "pickup": 0.08, "van": 0.08}
     tilt = float(rng.choice([np.pi / 4, np.pi / 3])) if rng.random() < 0.2 else np.pi / 2
     island = px(rng.uniform(1.5, 3.0)) if rng.random() < 0.4 else 0.0
     row_depth = depth * np.sin(tilt) + 0.5 * stall_w * abs(np.cos(tilt))
@@ -146,7 +163,7 @@ def lot(size_px: int, rng: np.random.Generator, rasters: Sequence[str | Path]) -
                 if rng.random() >= occupancy:
                     empty.append((stall, heading))
                     continue
-                kind = _kind(rng, {"car": 0.84, "pickup": 0.08, "van": 0.08})
+                kind = _kind(rng, shares)
                 jitter = across * rng.normal(0, px(0.25)) * side + along * rng.normal(0, px(0.12))
                 flip = np.pi if rng.random() < 0.25 else 0.0
                 slots.append((stall + jitter, heading + flip + rng.normal(0, 0.035), kind))

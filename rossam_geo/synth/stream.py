@@ -1,0 +1,143 @@
+"""An endless stream of training crops cut from scenes generated on the fly, for DataLoader workers.
+
+Each worker process generates its own scenes and cuts several inference-like crops from each
+(:class:`~rossam_geo.synth.recipe.BoxCentredCrop`), mixing them in a shuffle buffer so that one batch holds
+crops of many scenes. Everything is seeded: worker ``w`` of a run with seed ``s`` generates scene ``k`` from
+``(s, w, k, STREAM_TAG)``, so the stream of each worker is reproducible and no two workers (and no
+validation scene, seeded with two numbers) share a scene.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.data import IterableDataset, get_worker_info
+
+from rossam_geo.synth.recipe import BoxCentredCrop
+from rossam_geo.synth.scene import generate_scene
+
+#: Objects whose box centres lie within this many pixels (or 1.5 box lengths) of a crop's anchor object
+#: take part in the crop (the crop is centred on one of them, the others may be prompted too).
+NEIGHBOURHOOD_PX = 64.0
+#: Last word of every stream seed (keeps stream scenes apart from scenes seeded with fewer numbers).
+STREAM_TAG = 0x5CE4E
+
+
+@dataclass(frozen=True)
+class StreamSettings:
+    """What the stream generates.
+
+    Attributes:
+        seed: run seed.
+        input_size_px: model input side (crops are cut for it).
+        scene_size_px: side of the generated scenes.
+        generator: scene generator (:data:`rossam_geo.synth.scene.GENERATORS`).
+        crops_per_scene: crops cut from each scene (each centred on a random object).
+        shuffle_buffer: crops held per worker and drawn at random.
+        box_noise: prompt-box corner noise as a fraction of box size.
+        upsample_range: sampling-rate range of the crops (inference uses 2).
+        background_rasters: permissive rasters whose crops may serve as backgrounds (may be empty).
+    """
+
+    seed: int = 0
+    input_size_px: int = 128
+    scene_size_px: int = 256
+    generator: str = "v4"
+    crops_per_scene: int = 8
+    shuffle_buffer: int = 256
+    box_noise: float = 0.03
+    upsample_range: tuple[float, float] = (1.4, 2.8)
+    background_rasters: tuple[str, ...] = ()
+
+
+def _as_item(sample: dict[str, Any]) -> dict[str, Any]:
+    """A crop in the item layout of :class:`rossam_geo.train.data.AugmentedDataset` (for collate_samples)."""
+    return {
+        "image": torch.from_numpy(np.ascontiguousarray(sample["image"])),
+        "masks": torch.from_numpy(np.ascontiguousarray(sample["masks"])),
+        "boxes": torch.from_numpy(sample["boxes"].astype(np.float32)),
+        "prompt_boxes": torch.from_numpy(sample["prompt_boxes"].astype(np.float32)),
+        "classes": list(sample["classes"]),
+        "image_id": str(sample.get("image_id", "")),
+    }
+
+
+class SceneCropStream(IterableDataset):  # type: ignore[type-arg]
+    """Endless crops of generated scenes; in a DataLoader, every worker runs its own seeded stream."""
+
+    def __init__(self, settings: StreamSettings) -> None:
+        self.settings = settings
+        self.crop = BoxCentredCrop(
+            settings.input_size_px, upsample_range=settings.upsample_range, box_noise=settings.box_noise
+        )
+
+    def scene_crops(self, worker: int, index: int) -> list[dict[str, Any]]:
+        """The crops of scene ``index`` of ``worker`` (none when no object fitted in the scene)."""
+        s = self.settings
+        scene = generate_scene(
+            (s.seed, worker, index, STREAM_TAG),
+            size_px=s.scene_size_px,
+            background_rasters=s.background_rasters,
+            generator=s.generator,
+        )
+        if not scene.classes:
+            return []
+        boxes = scene.boxes_px_xyxy
+        centres = (boxes[:, :2] + boxes[:, 2:]) / 2.0
+        crops = []
+        for j in range(s.crops_per_scene):
+            rng = np.random.default_rng((s.seed, worker, index, j, STREAM_TAG))
+            # Only objects near a random anchor go to the crop: a crop's window holds a few of the scene's
+            # objects, and cutting every mask of a dense scene would cost more than the scene itself.
+            anchor = int(rng.integers(len(boxes)))
+            reach = max(NEIGHBOURHOOD_PX, 1.5 * float((boxes[anchor, 2:] - boxes[anchor, :2]).max()))
+            near = np.flatnonzero((np.abs(centres - centres[anchor]) <= reach).all(axis=1))
+            sample = {
+                "image": scene.image_rgb,
+                "masks": scene.masks[near],
+                "boxes": boxes[near],
+                "classes": [scene.classes[i] for i in near],
+                "image_id": f"{s.seed}-{worker}-{index}",
+            }
+            out = self.crop(sample, rng)  # type: ignore[arg-type]
+            if len(out["classes"]) > 0:
+                crops.append(_as_item(dict(out)))
+        return crops
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        import cv2
+
+        cv2.setNumThreads(1)
+        info = get_worker_info()
+        worker = 0 if info is None else info.id
+        rng = np.random.default_rng((self.settings.seed, worker, STREAM_TAG))
+        buffer: list[dict[str, Any]] = []
+        index = 0
+        while True:
+            while len(buffer) < self.settings.shuffle_buffer:
+                buffer.extend(self.scene_crops(worker, index))
+                index += 1
+            pick = int(rng.integers(len(buffer)))
+            buffer[pick], buffer[-1] = buffer[-1], buffer[pick]
+            yield buffer.pop()
+
+
+def worker_ignores_stop_signals(worker_id: int) -> None:
+    """DataLoader ``worker_init_fn``: workers ignore SIGTERM and SIGINT, which a shell or a time limit may
+    send to the whole process group; the trainer stops them when it has saved its work."""
+    import signal
+
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def default_rasters(rasters_dir: Path | None, names: Sequence[str]) -> tuple[str, ...]:
+    """The named rasters that exist in ``rasters_dir`` (none when the folder is None or absent)."""
+    if rasters_dir is None or not rasters_dir.is_dir():
+        return ()
+    return tuple(str(rasters_dir / n) for n in names if (rasters_dir / n).is_file())
