@@ -119,51 +119,54 @@ def train_stream(
         )
     reserve = settings.validation_reserve_s if settings.validation_scenes > 0 else 0.0
     deadline = start + settings.seconds - reserve - min(5.0, 0.1 * settings.seconds)
-    torch.manual_seed(stream.seed)
-    net = build_rossam(config, lora_rank=0).requires_grad_(True).train()
-    loader: DataLoader[Any] = DataLoader(
-        SceneCropStream(stream),
-        batch_size=settings.batch_size,
-        num_workers=settings.workers,
-        collate_fn=collate_samples,
-        pin_memory=device.type == "cuda",
-        prefetch_factor=4 if settings.workers > 0 else None,
-        worker_init_fn=worker_ignores_stop_signals,
-    )
-    feeder = start_feeder(iter(loader), settings.queue_batches)  # workers start before CUDA is touched
-    net.to(device)
-    set_attention(net.image_encoder, settings.attention)
-    optimizer = torch.optim.AdamW(net.parameters(), lr=settings.lr, weight_decay=settings.weight_decay)
-    loss_fn = MaskLoss(sampling="points", num_points=settings.loss_points)
-
-    def autocast() -> Any:
-        if device.type == "cuda":
-            return torch.autocast("cuda", dtype=torch.bfloat16)
-        return contextlib.nullcontext()
-
-    card: dict[str, Any] = {
-        "name": name,
-        "weights": weights.name,
-        "architecture": f"ROS-SAM {config.name} (rossam_geo.model.compact)",
-        "config": config.to_dict(),
-        "initialisation": "random",
-        "seed": stream.seed,
-        "device": _device_name(device),
-        "torch_version": torch.__version__,
-        "python": platform.python_version(),
-        "settings": asdict(settings),
-        "stream": {**asdict(stream), "background_rasters": [Path(p).name for p in stream.background_rasters]},
-        **(run_info or {}),
-    }
-    progress = Progress()
     stop = threading.Event()
-    reason = "budget"
+    with _stop_on_signals(stop):
+        torch.manual_seed(stream.seed)
+        net = build_rossam(config, lora_rank=0).requires_grad_(True).train()
+        loader: DataLoader[Any] = DataLoader(
+            SceneCropStream(stream),
+            batch_size=settings.batch_size,
+            num_workers=settings.workers,
+            collate_fn=collate_samples,
+            pin_memory=device.type == "cuda",
+            prefetch_factor=4 if settings.workers > 0 else None,
+            worker_init_fn=worker_ignores_stop_signals,
+        )
+        feeder = start_feeder(iter(loader), settings.queue_batches)  # workers start before CUDA is touched
+        net.to(device)
+        set_attention(net.image_encoder, settings.attention)
+        optimizer = torch.optim.AdamW(net.parameters(), lr=settings.lr, weight_decay=settings.weight_decay)
+        loss_fn = MaskLoss(sampling="points", num_points=settings.loss_points)
 
-    def save_running() -> None:
-        _save(net, weights, card_path, card, progress, start, "running")
+        def autocast() -> Any:
+            if device.type == "cuda":
+                return torch.autocast("cuda", dtype=torch.bfloat16)
+            return contextlib.nullcontext()
 
-    try:
-        with _stop_on_signals(stop):
+        card: dict[str, Any] = {
+            "name": name,
+            "weights": weights.name,
+            "architecture": f"ROS-SAM {config.name} (rossam_geo.model.compact)",
+            "config": config.to_dict(),
+            "initialisation": "random",
+            "seed": stream.seed,
+            "device": _device_name(device),
+            "torch_version": torch.__version__,
+            "python": platform.python_version(),
+            "settings": asdict(settings),
+            "stream": {
+                **asdict(stream),
+                "background_rasters": [Path(p).name for p in stream.background_rasters],
+            },
+            **(run_info or {}),
+        }
+        progress = Progress()
+        reason = "budget"
+
+        def save_running() -> None:
+            _save(net, weights, card_path, card, progress, start, "running")
+
+        try:
             reason = _loop(
                 net,
                 feeder,
@@ -178,22 +181,25 @@ def train_stream(
                 log,
                 save_running,
             )
-    except BaseException as exc:
-        reason = f"error: {type(exc).__name__}: {exc}"
-        raise
-    finally:
-        feeder.close()
-        del loader
-        if progress.steps > 0:
-            _save(net, weights, card_path, card, progress, start, reason)
-    if settings.validation_scenes > 0 and reason == "budget":
-        from rossam_geo.synth.validation import synthetic_mean_iou
+        except BaseException as exc:
+            reason = f"error: {type(exc).__name__}: {exc}"
+            raise
+        finally:
+            feeder.close()
+            del loader
+            if progress.steps > 0:
+                _save(net, weights, card_path, card, progress, start, reason)
+        if settings.validation_scenes > 0 and reason == "budget" and not stop.is_set():
+            from rossam_geo.synth.validation import synthetic_mean_iou
 
-        card["validation"] = synthetic_mean_iou(
-            net.eval(), settings.validation_scenes, device, start + settings.seconds - 2.0
-        )
-        _save(net, weights, card_path, card, progress, start, reason)
-    log(f"saved {weights} ({weights.stat().st_size / 2**20:.1f} MiB) and {card_path}")
+            card["validation"] = synthetic_mean_iou(
+                net.eval(), settings.validation_scenes, device, start + settings.seconds - 2.0
+            )
+            _save(net, weights, card_path, card, progress, start, reason)
+    if progress.steps > 0:
+        log(f"saved {weights} ({weights.stat().st_size / 2**20:.1f} MiB) and {card_path}")
+    else:
+        log(f"stopped ({reason}) before the first step: nothing saved")
     return card
 
 

@@ -51,10 +51,13 @@ def sensor_v4(image: np.ndarray, rng: np.random.Generator, sar: bool) -> np.ndar
         image = cv2.cvtColor(ycrcb, cv2.COLOR_YCrCb2RGB) * 255.0
     out = sensor_v3(np.asarray(image, np.float32), rng, sar)
     if rng.random() < (0.3 if sar else 0.6):
-        quality = int(rng.integers(25, 96))
-        ok, encoded = cv2.imencode(
-            ".jpg", cv2.cvtColor(out, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, quality]
-        )
-        if ok:
-            out = cv2.cvtColor(cv2.imdecode(encoded, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+        quality = [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(25, 96))]
+        if sar:  # one gray band stays one gray band
+            ok, encoded = cv2.imencode(".jpg", out[..., 0], quality)
+            if ok:
+                out = np.repeat(cv2.imdecode(encoded, cv2.IMREAD_GRAYSCALE)[..., None], 3, axis=2)
+        else:
+            ok, encoded = cv2.imencode(".jpg", cv2.cvtColor(out, cv2.COLOR_RGB2BGR), quality)
+            if ok:
+                out = cv2.cvtColor(cv2.imdecode(encoded, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
     return out
