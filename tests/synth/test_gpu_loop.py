@@ -1,23 +1,31 @@
 from __future__ import annotations
 
+import contextlib
+import itertools
 import json
 import os
 import signal
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from rossam_geo.api import Segmenter
 from rossam_geo.engines.sam import build_rossam_engine
 from rossam_geo.errors import InputError, OutputExistsError
+from rossam_geo.model.build import build_rossam
 from rossam_geo.model.checkpoint import load_merged
 from rossam_geo.model.compact import COMPACT_V4_CONFIG
-from rossam_geo.synth.gpu_loop import train_stream
-from rossam_geo.synth.gpu_recipe import GpuTrainSettings
-from rossam_geo.synth.stream import StreamSettings
+from rossam_geo.synth.gpu_loop import _loop, train_stream
+from rossam_geo.synth.gpu_recipe import GpuTrainSettings, Progress
+from rossam_geo.synth.stream import SceneCropStream, StreamSettings
+from rossam_geo.train.data import collate_samples
+from rossam_geo.train.losses import MaskLoss
 
 REPO = Path(__file__).resolve().parents[2]
 STREAM = StreamSettings(seed=1, scene_size_px=96, crops_per_scene=2, shuffle_buffer=4)
@@ -81,3 +89,42 @@ def test_script_trains_on_a_cpu_in_seconds_with_worker_processes(tmp_path):
     assert card["stopped"] == "budget" and summary["steps"] == card["steps"] >= 1
     assert card["seconds"] <= 12.0 and card["seed"] == 3 and card["stream"]["background_rasters"] == []
     _runs_in_the_rossam_engine(out / "rossam-compact-v4.safetensors")
+
+
+class _OneBatchFeeder:
+    """Hands out one batch, then nothing (workers that fell far behind)."""
+
+    def __init__(self, batch: dict) -> None:
+        self.batch: dict | None = batch
+
+    def get(self, timeout: float) -> dict | None:
+        batch, self.batch = self.batch, None
+        if batch is None and timeout > 0:
+            time.sleep(timeout)
+        return batch
+
+
+def test_a_fresh_batch_is_replayed_at_most_max_replay_times_then_the_loop_waits():
+    torch.manual_seed(0)
+    net = build_rossam("tiny", lora_rank=0).requires_grad_(True).train()
+    batch = collate_samples(list(itertools.islice(iter(SceneCropStream(STREAM)), 2)))
+    settings = _settings(max_replay=2.0, loss_points=64)
+    progress = Progress()
+    reason = _loop(
+        net,
+        _OneBatchFeeder(batch),
+        torch.optim.AdamW(net.parameters()),
+        MaskLoss(num_points=64),
+        contextlib.nullcontext,
+        settings,
+        0,
+        time.monotonic() + 2.0,
+        threading.Event(),
+        progress,
+        print,
+        lambda: None,
+    )
+    assert reason == "budget"
+    assert (progress.steps, progress.replayed_steps) == (3, 2)
+    assert progress.fresh_samples == progress.replayed_samples / 2 == 2
+    assert progress.wait_s > 0.5
