@@ -51,13 +51,18 @@ def sensor_v4(image: np.ndarray, rng: np.random.Generator, sar: bool) -> np.ndar
         image = cv2.cvtColor(ycrcb, cv2.COLOR_YCrCb2RGB) * 255.0
     out = sensor_v3(np.asarray(image, np.float32), rng, sar)
     if rng.random() < (0.3 if sar else 0.6):
-        quality = [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(25, 96))]
-        if sar:  # one gray band stays one gray band
-            ok, encoded = cv2.imencode(".jpg", out[..., 0], quality)
-            if ok:
-                out = np.repeat(cv2.imdecode(encoded, cv2.IMREAD_GRAYSCALE)[..., None], 3, axis=2)
-        else:
-            ok, encoded = cv2.imencode(".jpg", cv2.cvtColor(out, cv2.COLOR_RGB2BGR), quality)
-            if ok:
-                out = cv2.cvtColor(cv2.imdecode(encoded, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+        out = _jpeg(out, int(rng.integers(25, 96)), gray=sar)
     return out
+
+
+def _jpeg(image_rgb: np.ndarray, quality: int, gray: bool) -> np.ndarray:
+    """(H, W, 3) uint8 RGB compressed and decoded in memory; ``gray`` keeps one gray band (SAR)."""
+    params = [cv2.IMWRITE_JPEG_QUALITY, quality]
+    source = image_rgb[..., 0] if gray else cv2.cvtColor(image_rgb, cv2.COLOR_RGB2BGR)
+    ok, encoded = cv2.imencode(".jpg", source, params)
+    decoded = cv2.imdecode(encoded, cv2.IMREAD_GRAYSCALE if gray else cv2.IMREAD_COLOR) if ok else None
+    if decoded is None:
+        return image_rgb
+    if gray:
+        return np.repeat(decoded[..., None], 3, axis=2)
+    return cv2.cvtColor(decoded, cv2.COLOR_BGR2RGB)
