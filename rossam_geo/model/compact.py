@@ -28,6 +28,7 @@ the extra width at 1.5x v3's time per box instead of 2x (``benchmarks/compact_cp
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -61,22 +62,13 @@ COMPACT_CONFIG = RosSamConfig(
 #: Name of the next compact model (trained on a GPU; see :data:`COMPACT_V4_CONFIG`).
 COMPACT_V4_MODEL_NAME = "rossam-compact-v4"
 
-COMPACT_V4_CONFIG = RosSamConfig(
+COMPACT_V4_CONFIG = dataclasses.replace(
+    COMPACT_CONFIG,
     name="compact-v4",
-    image_size_px=128,
-    patch_size_px=8,
     encoder_embed_dim=128,
     encoder_depth=6,
     encoder_num_heads=2,
     encoder_global_attn_indexes=(2, 5),
-    encoder_window_size=8,
-    encoder_mlp_ratio=4.0,
-    prompt_embed_dim=64,
-    decoder_depth=2,
-    decoder_mlp_dim=256,
-    decoder_num_heads=4,
-    iou_head_hidden_dim=64,
-    mask_in_chans=16,
 )
 
 #: The compact configurations by name (the ``name`` recorded in a weights file's metadata).

@@ -15,11 +15,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 from torch.utils.data import IterableDataset, get_worker_info
 
 from rossam_geo.synth.recipe import BoxCentredCrop
 from rossam_geo.synth.scene import generate_scene
+from rossam_geo.train.data import sample_item
 
 #: Objects whose box centres lie within this many pixels (or 1.5 box lengths) of a crop's anchor object
 #: take part in the crop (the crop is centred on one of them, the others may be prompted too).
@@ -55,18 +55,6 @@ class StreamSettings:
     background_rasters: tuple[str, ...] = ()
 
 
-def _as_item(sample: dict[str, Any]) -> dict[str, Any]:
-    """A crop in the item layout of :class:`rossam_geo.train.data.AugmentedDataset` (for collate_samples)."""
-    return {
-        "image": torch.from_numpy(np.ascontiguousarray(sample["image"])),
-        "masks": torch.from_numpy(np.ascontiguousarray(sample["masks"])),
-        "boxes": torch.from_numpy(sample["boxes"].astype(np.float32)),
-        "prompt_boxes": torch.from_numpy(sample["prompt_boxes"].astype(np.float32)),
-        "classes": list(sample["classes"]),
-        "image_id": str(sample.get("image_id", "")),
-    }
-
-
 class SceneCropStream(IterableDataset):  # type: ignore[type-arg]
     """Endless crops of generated scenes; in a DataLoader, every worker runs its own seeded stream."""
 
@@ -89,6 +77,7 @@ class SceneCropStream(IterableDataset):  # type: ignore[type-arg]
             return []
         boxes = scene.boxes_px_xyxy
         centres = (boxes[:, :2] + boxes[:, 2:]) / 2.0
+        image_id = f"{s.seed}-{worker}-{index}"
         crops = []
         for j in range(s.crops_per_scene):
             rng = np.random.default_rng((s.seed, worker, index, j, STREAM_TAG))
@@ -102,11 +91,11 @@ class SceneCropStream(IterableDataset):  # type: ignore[type-arg]
                 "masks": scene.masks[near],
                 "boxes": boxes[near],
                 "classes": [scene.classes[i] for i in near],
-                "image_id": f"{s.seed}-{worker}-{index}",
+                "image_id": image_id,
             }
             out = self.crop(sample, rng)  # type: ignore[arg-type]
             if len(out["classes"]) > 0:
-                crops.append(_as_item(dict(out)))
+                crops.append(sample_item(out, image_id))
         return crops
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
