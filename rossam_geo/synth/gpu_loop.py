@@ -96,8 +96,7 @@ def train_stream(
     from rossam_geo.model.attention import set_attention
     from rossam_geo.model.build import build_rossam
     from rossam_geo.model.compact import COMPACT_CONFIGS
-    from rossam_geo.synth.stream import SceneCropStream, worker_ignores_stop_signals
-    from rossam_geo.train.data import collate_samples
+    from rossam_geo.synth.stream import SceneCropStream, collate_crops, worker_ignores_stop_signals
     from rossam_geo.train.losses import MaskLoss
 
     start = time.monotonic()
@@ -127,12 +126,12 @@ def train_stream(
             SceneCropStream(stream),
             batch_size=settings.batch_size,
             num_workers=settings.workers,
-            collate_fn=collate_samples,
-            pin_memory=device.type == "cuda",
+            collate_fn=collate_crops,
             prefetch_factor=4 if settings.workers > 0 else None,
             worker_init_fn=worker_ignores_stop_signals,
         )
-        feeder = start_feeder(iter(loader), settings.queue_batches)  # workers start before CUDA is touched
+        # Workers start (fork) here, before CUDA is touched; batches are pinned on the feeder's thread.
+        feeder = start_feeder(iter(loader), settings.queue_batches, pin=device.type == "cuda")
         net.to(device)
         set_attention(net.image_encoder, settings.attention)
         optimizer = torch.optim.AdamW(net.parameters(), lr=settings.lr, weight_decay=settings.weight_decay)
@@ -222,7 +221,7 @@ def _loop(
 
     rng = np.random.default_rng((seed, 0x4E9))
     replay: deque[dict[str, Any]] = deque(maxlen=max(1, settings.replay_batches))
-    credit, pending = 0.0, None
+    credit = 0.0
     sums = torch.zeros(3, device=net.device)
     begin = last_log = last_save = time.monotonic()
     mark = (0, 0, 0, 0.0, 0)
@@ -259,11 +258,9 @@ def _loop(
         if settings.grad_clip > 0:
             torch.nn.utils.clip_grad_norm_(net.parameters(), settings.grad_clip)
         optimizer.step()
-        step_losses = torch.stack([losses["loss"].detach(), losses["mask"], losses["iou"]])
-        if pending is not None:
-            float(pending[0])  # wait for the previous step: the loop stays one step ahead of the device
-        pending = step_losses
-        sums += step_losses
+        # No value is read back here: the host queues the next steps while the device runs (the launch
+        # queue bounds how far ahead); the sums are read once per progress line.
+        sums += torch.stack([losses["loss"].detach(), losses["mask"], losses["iou"]])
         n = len(batch["images"])
         progress.steps += 1
         progress.replayed_steps += 0 if fresh else 1

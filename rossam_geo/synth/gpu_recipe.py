@@ -26,6 +26,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 if TYPE_CHECKING:
     import torch
 
@@ -105,50 +107,40 @@ def lr_factor(step: int, elapsed_fraction: float, warmup_steps: int, min_fractio
 
 
 def square_symmetry(batch: dict[str, Any], transpose: bool, flip_lr: bool, flip_ud: bool) -> dict[str, Any]:
-    """A collated batch under a symmetry of the square input: images, masks and prompt boxes alike.
+    """A batch (:func:`host_tensors` layout) under a symmetry of the square input: images, masks and prompt
+    boxes alike. Only device operations: nothing is copied from the host, so nothing waits for the device."""
+    import torch
 
-    Images are (B, S, S, 3), masks B tensors (N_i, S, S), prompt boxes B tensors (N_i, 4) XYXY pixel edges.
-    """
     size = batch["images"].shape[1]
-    images, masks, boxes = batch["images"], list(batch["masks"]), list(batch["prompt_boxes"])
+    images, masks, boxes = batch["images"], batch["masks"], batch["prompt_boxes"]
     if transpose:
-        images = images.transpose(1, 2)
-        masks = [m.transpose(1, 2) for m in masks]
-        boxes = [b[:, [1, 0, 3, 2]] for b in boxes]
+        images, masks, boxes = images.transpose(1, 2), masks.transpose(1, 2), boxes[:, [1, 0, 3, 2]]
     if flip_lr:
-        images = images.flip(2)
-        masks = [m.flip(2) for m in masks]
-        boxes = [b * b.new_tensor([-1, 1, -1, 1]) + b.new_tensor([size, 0, size, 0]) for b in boxes]
-        boxes = [b[:, [2, 1, 0, 3]] for b in boxes]
+        images, masks = images.flip(2), masks.flip(2)
+        boxes = torch.stack([size - boxes[:, 2], boxes[:, 1], size - boxes[:, 0], boxes[:, 3]], dim=1)
     if flip_ud:
-        images = images.flip(1)
-        masks = [m.flip(1) for m in masks]
-        boxes = [b * b.new_tensor([1, -1, 1, -1]) + b.new_tensor([0, size, 0, size]) for b in boxes]
-        boxes = [b[:, [0, 3, 2, 1]] for b in boxes]
-    return {**batch, "images": images.contiguous(), "masks": masks, "prompt_boxes": boxes}
+        images, masks = images.flip(1), masks.flip(1)
+        boxes = torch.stack([boxes[:, 0], size - boxes[:, 3], boxes[:, 2], size - boxes[:, 1]], dim=1)
+    return {**batch, "images": images.contiguous(), "masks": masks.contiguous(), "prompt_boxes": boxes}
 
 
 def hq_step_losses(
     net: RosSam, batch: dict[str, Any], loss_fn: Any, iou_weight: float, autocast: Callable[[], Any]
 ) -> dict[str, torch.Tensor]:
-    """Losses of the HQ decoder on a batch, every prompt of every image decoded in one pass.
+    """Losses of the HQ decoder on a batch (:func:`host_tensors` layout, on the network's device), every
+    prompt of every image decoded in one pass.
 
     Returns:
         ``loss`` (to minimise), ``mask`` (BCE + Dice) and ``iou`` (IoU-head MSE), scalar tensors.
     """
-    import torch
     import torch.nn.functional as F
 
     from rossam_geo.train.losses import iou_head_loss
 
-    boxes = batch["prompt_boxes"]
-    index = torch.cat([torch.full((len(b),), i, dtype=torch.long) for i, b in enumerate(boxes)]).to(
-        net.device
-    )
-    targets = torch.cat(list(batch["masks"])).to(net.device)
+    index, targets = batch["image_index"], batch["masks"]
     with autocast():
         embeddings, interm = net.image_encoder(net.preprocess(batch["images"].permute(0, 3, 1, 2)))
-        sparse, dense = net.prompt_encoder(points=None, boxes=torch.cat(boxes).to(net.device), masks=None)
+        sparse, dense = net.prompt_encoder(points=None, boxes=batch["prompt_boxes"], masks=None)
         features = net.hq_decoder.hq_features(embeddings, interm)
         _, iou_pred, hq_masks = net.hq_decoder.predict_masks_hq(
             embeddings[index], net.prompt_encoder.get_dense_pe(), sparse, dense, features[index]
@@ -161,18 +153,21 @@ def hq_step_losses(
 
 
 class Feeder:
-    """Pulls batches from a DataLoader on a thread into a bounded queue (so the trainer can poll it)."""
+    """Pulls batches from a DataLoader on a thread, turns them into host tensors (pinned for a CUDA copy when
+    ``pin``) and holds them in a bounded queue that the trainer polls."""
 
-    def __init__(self, batches: Iterator[dict[str, Any]], size: int) -> None:
+    def __init__(self, batches: Iterator[dict[str, Any]], size: int, pin: bool) -> None:
         self.queue: queue.Queue[dict[str, Any]] = queue.Queue(maxsize=size)
         self.stop = threading.Event()
         self.error: BaseException | None = None
+        self.pin = pin
         self.thread = threading.Thread(target=self._run, args=(batches,), daemon=True)
         self.thread.start()
 
     def _run(self, batches: Iterator[dict[str, Any]]) -> None:
         try:
-            for batch in batches:
+            for arrays in batches:
+                batch = host_tensors(arrays, self.pin)
                 while not self.stop.is_set():
                     try:
                         self.queue.put(batch, timeout=0.2)
@@ -203,16 +198,30 @@ class Feeder:
         self.thread.join(timeout=2.0)
 
 
-def start_feeder(batches: Iterator[dict[str, Any]], size: int) -> Feeder:
+def start_feeder(batches: Iterator[dict[str, Any]], size: int, pin: bool) -> Feeder:
     """A :class:`Feeder` of ``batches`` holding up to ``size`` batches, already running."""
-    return Feeder(batches, size)
+    return Feeder(batches, size, pin)
+
+
+def host_tensors(arrays: dict[str, Any], pin: bool) -> dict[str, Any]:
+    """A numpy batch (:func:`rossam_geo.synth.stream.collate_crops`) as torch tensors, page-locked when
+    ``pin`` (for CUDA), so that copies to the device neither wait for it nor for each other.
+
+    Returns:
+        ``images`` (B, S, S, 3) uint8, ``masks`` (M, S, S) bool, ``prompt_boxes`` (M, 4) float32,
+        ``image_index`` (M,) int64 (the image of each prompt), ``classes`` (M names).
+    """
+    import torch
+
+    def tensor(a: np.ndarray) -> torch.Tensor:
+        t = torch.from_numpy(np.ascontiguousarray(a))
+        return t.pin_memory() if pin else t
+
+    return {name: tensor(arrays[name]) for name in ("images", "masks", "prompt_boxes", "image_index")} | {
+        "classes": arrays["classes"]
+    }
 
 
 def batch_to_device(batch: dict[str, Any], device: torch.device) -> dict[str, Any]:
-    """A collated batch with its images, masks and prompt boxes on ``device`` (non-blocking copies)."""
-    return {
-        **batch,
-        "images": batch["images"].to(device, non_blocking=True),
-        "masks": [m.to(device, non_blocking=True) for m in batch["masks"]],
-        "prompt_boxes": [b.to(device, non_blocking=True) for b in batch["prompt_boxes"]],
-    }
+    """A batch of host tensors with its tensors on ``device`` (non-blocking copies)."""
+    return {k: v.to(device, non_blocking=True) if hasattr(v, "to") else v for k, v in batch.items()}

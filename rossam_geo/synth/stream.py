@@ -19,7 +19,6 @@ from torch.utils.data import IterableDataset, get_worker_info
 
 from rossam_geo.synth.recipe import BoxCentredCrop
 from rossam_geo.synth.scene import generate_scene
-from rossam_geo.train.data import sample_item
 
 #: Objects whose box centres lie within this many pixels (or 1.5 box lengths) of a crop's anchor object
 #: take part in the crop (the crop is centred on one of them, the others may be prompted too).
@@ -56,7 +55,11 @@ class StreamSettings:
 
 
 class SceneCropStream(IterableDataset):  # type: ignore[type-arg]
-    """Endless crops of generated scenes; in a DataLoader, every worker runs its own seeded stream."""
+    """Endless crops of generated scenes; in a DataLoader, every worker runs its own seeded stream.
+
+    Crops and batches (:func:`collate_crops`) are numpy arrays, so they reach the trainer through the
+    DataLoader's pipes rather than shared memory (container ``/dev/shm`` is often a few tens of MB).
+    """
 
     def __init__(self, settings: StreamSettings) -> None:
         self.settings = settings
@@ -65,7 +68,12 @@ class SceneCropStream(IterableDataset):  # type: ignore[type-arg]
         )
 
     def scene_crops(self, worker: int, index: int) -> list[dict[str, Any]]:
-        """The crops of scene ``index`` of ``worker`` (none when no object fitted in the scene)."""
+        """The crops of scene ``index`` of ``worker`` (none when no object fitted in the scene).
+
+        Returns:
+            Crops as numpy arrays: ``image`` (S, S, 3) uint8, ``masks`` (N, S, S) bool, ``prompt_boxes``
+            (N, 4) float32 XYXY model-input pixels, ``classes`` (N names).
+        """
         s = self.settings
         scene = generate_scene(
             (s.seed, worker, index, STREAM_TAG),
@@ -95,7 +103,14 @@ class SceneCropStream(IterableDataset):  # type: ignore[type-arg]
             }
             out = self.crop(sample, rng)  # type: ignore[arg-type]
             if len(out["classes"]) > 0:
-                crops.append(sample_item(out, image_id))
+                crops.append(
+                    {
+                        "image": np.ascontiguousarray(out["image"]),
+                        "masks": np.ascontiguousarray(out["masks"]),
+                        "prompt_boxes": out["prompt_boxes"].astype(np.float32),
+                        "classes": list(out["classes"]),
+                    }
+                )
         return crops
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
@@ -114,6 +129,23 @@ class SceneCropStream(IterableDataset):  # type: ignore[type-arg]
             pick = int(rng.integers(len(buffer)))
             buffer[pick], buffer[-1] = buffer[-1], buffer[pick]
             yield buffer.pop()
+
+
+def collate_crops(crops: list[dict[str, Any]]) -> dict[str, Any]:
+    """Batch crops of :meth:`SceneCropStream.scene_crops`, the prompts of all crops in one stack.
+
+    Returns:
+        ``images`` (B, S, S, 3) uint8, ``masks`` (M, S, S) bool, ``prompt_boxes`` (M, 4) float32 and
+        ``image_index`` (M,) int64 (the crop of each prompt) arrays; ``classes``: M names.
+    """
+    counts = [len(c["classes"]) for c in crops]
+    return {
+        "images": np.stack([c["image"] for c in crops]),
+        "masks": np.concatenate([c["masks"] for c in crops]),
+        "prompt_boxes": np.concatenate([c["prompt_boxes"] for c in crops]),
+        "image_index": np.repeat(np.arange(len(crops), dtype=np.int64), counts),
+        "classes": [name for c in crops for name in c["classes"]],
+    }
 
 
 def worker_ignores_stop_signals(worker_id: int) -> None:

@@ -498,28 +498,19 @@ class AugmentedDataset:
         return len(self.indexes)
 
     def __getitem__(self, k: int) -> dict[str, Any]:
+        import torch
+
         index = self.indexes[k]
         rng = np.random.default_rng([self.seed, self.epoch, index])
-        return sample_item(self.transform(self.source[index], rng), str(index))
-
-
-def sample_item(sample: Sample, default_id: str) -> dict[str, Any]:
-    """A transformed sample as a dataset item of tensors, the layout :func:`collate_samples` batches.
-
-    Returns:
-        ``image`` (S, S, 3) uint8, ``masks`` (N, S, S) bool, ``boxes`` and ``prompt_boxes`` (N, 4) float32
-        tensors, ``classes`` (N names) and ``image_id`` (the sample's, else ``default_id``).
-    """
-    import torch
-
-    return {
-        "image": torch.from_numpy(np.ascontiguousarray(sample["image"])),
-        "masks": torch.from_numpy(np.ascontiguousarray(sample["masks"])),
-        "boxes": torch.from_numpy(sample["boxes"].astype(np.float32)),
-        "prompt_boxes": torch.from_numpy(sample["prompt_boxes"].astype(np.float32)),
-        "classes": list(sample["classes"]),
-        "image_id": str(sample.get("image_id", default_id)),
-    }
+        sample = self.transform(self.source[index], rng)
+        return {
+            "image": torch.from_numpy(np.ascontiguousarray(sample["image"])),
+            "masks": torch.from_numpy(np.ascontiguousarray(sample["masks"])),
+            "boxes": torch.from_numpy(sample["boxes"].astype(np.float32)),
+            "prompt_boxes": torch.from_numpy(sample["prompt_boxes"].astype(np.float32)),
+            "classes": list(sample["classes"]),
+            "image_id": str(sample.get("image_id", index)),
+        }
 
 
 def collate_samples(items: list[dict[str, Any]]) -> dict[str, Any]:

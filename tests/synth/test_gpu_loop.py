@@ -22,9 +22,8 @@ from rossam_geo.model.build import build_rossam
 from rossam_geo.model.checkpoint import load_merged
 from rossam_geo.model.compact import COMPACT_V4_CONFIG
 from rossam_geo.synth.gpu_loop import _loop, train_stream
-from rossam_geo.synth.gpu_recipe import GpuTrainSettings, Progress
-from rossam_geo.synth.stream import SceneCropStream, StreamSettings
-from rossam_geo.train.data import collate_samples
+from rossam_geo.synth.gpu_recipe import GpuTrainSettings, Progress, host_tensors
+from rossam_geo.synth.stream import SceneCropStream, StreamSettings, collate_crops
 from rossam_geo.train.losses import MaskLoss
 
 REPO = Path(__file__).resolve().parents[2]
@@ -92,39 +91,46 @@ def test_script_trains_on_a_cpu_in_seconds_with_worker_processes(tmp_path):
 
 
 class _OneBatchFeeder:
-    """Hands out one batch, then nothing (workers that fell far behind)."""
+    """Hands out one batch, then nothing (workers that fell far behind); after waiting 5 times it stops the
+    run."""
 
-    def __init__(self, batch: dict) -> None:
+    def __init__(self, batch: dict, stop: threading.Event) -> None:
         self.batch: dict | None = batch
+        self.stop = stop
+        self.waits = 0
 
     def get(self, timeout: float) -> dict | None:
         batch, self.batch = self.batch, None
         if batch is None and timeout > 0:
             time.sleep(timeout)
+            self.waits += 1
+            if self.waits == 5:
+                self.stop.set()
         return batch
 
 
 def test_a_fresh_batch_is_replayed_at_most_max_replay_times_then_the_loop_waits():
     torch.manual_seed(0)
     net = build_rossam("tiny", lora_rank=0).requires_grad_(True).train()
-    batch = collate_samples(list(itertools.islice(iter(SceneCropStream(STREAM)), 2)))
+    batch = host_tensors(collate_crops(list(itertools.islice(iter(SceneCropStream(STREAM)), 2))), pin=False)
     settings = _settings(max_replay=2.0, loss_points=64)
     progress = Progress()
+    stop = threading.Event()
     reason = _loop(
         net,
-        _OneBatchFeeder(batch),
+        _OneBatchFeeder(batch, stop),
         torch.optim.AdamW(net.parameters()),
         MaskLoss(num_points=64),
         contextlib.nullcontext,
         settings,
         0,
-        time.monotonic() + 2.0,
-        threading.Event(),
+        time.monotonic() + 120.0,
+        stop,
         progress,
         print,
         lambda: None,
     )
-    assert reason == "budget"
+    assert reason == "signal"
     assert (progress.steps, progress.replayed_steps) == (3, 2)
     assert progress.fresh_samples == progress.replayed_samples / 2 == 2
-    assert progress.wait_s > 0.5
+    assert progress.wait_s >= 0.5

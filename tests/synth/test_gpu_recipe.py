@@ -7,9 +7,8 @@ import pytest
 import torch
 
 from rossam_geo.model.build import build_rossam
-from rossam_geo.synth.gpu_recipe import hq_step_losses, lr_factor, square_symmetry
-from rossam_geo.synth.stream import SceneCropStream, StreamSettings
-from rossam_geo.train.data import collate_samples
+from rossam_geo.synth.gpu_recipe import host_tensors, hq_step_losses, lr_factor, square_symmetry
+from rossam_geo.synth.stream import SceneCropStream, StreamSettings, collate_crops
 from rossam_geo.train.losses import MaskLoss
 from rossam_geo.train.transforms import masks_to_boxes_xyxy
 
@@ -32,19 +31,20 @@ def test_square_symmetries_move_boxes_with_their_masks(transpose, flip_lr, flip_
     boxes = torch.from_numpy(masks_to_boxes_xyxy(masks.numpy())).float()
     images = torch.zeros(1, 16, 16, 3, dtype=torch.uint8)
     images[0][masks[0]] = 255
-    batch = {"images": images, "masks": [masks], "prompt_boxes": [boxes]}
+    batch = {"images": images, "masks": masks, "prompt_boxes": boxes, "image_index": torch.zeros(2).long()}
     out = square_symmetry(batch, transpose, flip_lr, flip_ud)
-    moved = out["masks"][0]
+    moved = out["masks"]
     expected = torch.from_numpy(masks_to_boxes_xyxy(moved.numpy())).float()
-    assert torch.equal(out["prompt_boxes"][0], expected)
+    assert torch.equal(out["prompt_boxes"], expected)
     assert torch.equal(out["images"][0][..., 0] == 255, moved[0])
+    assert torch.equal(out["image_index"], batch["image_index"])
 
 
 def test_hq_step_trains_encoder_decoder_and_iou_head_in_one_pass():
     torch.manual_seed(0)
     net = build_rossam("tiny", lora_rank=0).requires_grad_(True).train()
     stream = SceneCropStream(StreamSettings(scene_size_px=96, shuffle_buffer=4))
-    batch = collate_samples(list(itertools.islice(iter(stream), 3)))
+    batch = host_tensors(collate_crops(list(itertools.islice(iter(stream), 3))), pin=False)
     losses = hq_step_losses(net, batch, MaskLoss(num_points=256), 1.0, contextlib.nullcontext)
     assert torch.isfinite(losses["loss"]) and losses["iou"] > 0
     assert losses["loss"].item() == pytest.approx((losses["mask"] + losses["iou"]).item(), rel=1e-6)
