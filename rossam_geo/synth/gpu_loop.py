@@ -85,7 +85,7 @@ def train_stream(
         The card (also written as JSON).
 
     Raises:
-        InputError: unknown configuration, or a stream cut for another input size.
+        InputError: unknown configuration, a stream cut for another input size, or a setting out of range.
         OutputExistsError: the weights file exists and ``overwrite`` is False.
         EngineError: the device is not available.
     """
@@ -100,6 +100,20 @@ def train_stream(
     from rossam_geo.train.losses import MaskLoss
 
     start = time.monotonic()
+    bad = [
+        f"{name} {value}"
+        for name, value, ok in (
+            ("seconds", settings.seconds, settings.seconds > 0),
+            ("batch_size", settings.batch_size, settings.batch_size >= 1),
+            ("workers", settings.workers, settings.workers >= 0),
+            ("max_replay", settings.max_replay, settings.max_replay >= 0),
+        )
+        if not ok
+    ]
+    if bad:
+        raise InputError(
+            f"need seconds > 0, batch_size >= 1, workers >= 0 and max_replay >= 0; got {', '.join(bad)}"
+        )
     if settings.config not in COMPACT_CONFIGS:
         raise InputError(
             f"unknown compact configuration {settings.config!r}; choose one of: {', '.join(COMPACT_CONFIGS)}"

@@ -70,6 +70,9 @@ def test_refuses_before_any_work(tmp_path):
         train_stream(tmp_path, STREAM, _settings())
     with pytest.raises(InputError, match=r"unknown compact configuration 'vit_x'; choose one of: compact, "):
         train_stream(tmp_path / "new", STREAM, _settings(config="vit_x"))
+    with pytest.raises(InputError, match=r"workers >= 0 and max_replay >= 0; got batch_size 0, workers -1$"):
+        train_stream(tmp_path / "new", STREAM, _settings(batch_size=0, workers=-1))
+    assert not (tmp_path / "new").exists()
 
 
 def test_script_trains_on_a_cpu_in_seconds_with_worker_processes(tmp_path):
