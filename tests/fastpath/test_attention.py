@@ -104,3 +104,18 @@ def test_rel_pos_table_equals_get_rel_pos_and_reuses_one_device_index(q_size, k_
 def test_rel_pos_table_of_another_length_is_interpolated_like_sam():
     table = torch.randn(9, 4)  # trained for 5 tokens, used for 7
     assert torch.equal(rel_pos_table(7, 7, table), get_rel_pos(7, 7, table))
+
+
+def test_training_after_inference_with_sdpa_attention_regression():
+    """The cached relative-position index, first built under inference mode, once broke training after it
+    ("Inference tensors cannot be saved for backward")."""
+    _relative_index.cache_clear()
+    torch.manual_seed(0)
+    encoder = build_rossam("tiny", lora_rank=0).image_encoder
+    use_sdpa_attention(encoder)
+    images = torch.randn(1, 3, 128, 128)
+    with torch.inference_mode():
+        encoder(images)
+    embeddings, _ = encoder(images)
+    embeddings.sum().backward()
+    assert encoder.blocks[0].attn.rel_pos_h.grad.abs().sum() > 0
