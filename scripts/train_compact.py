@@ -6,6 +6,11 @@ One command, from the repository root::
 
 writes ``WORK_DIR/data`` (COCO dataset), ``WORK_DIR/rossam-compact-v3.safetensors`` and a run summary, and
 with ``--install`` copies the weights and the model card JSON into ``rossam_geo/data/``.
+
+With ``--out-dir`` (or ``--recipe v4``) the command runs the GPU recipe of ``rossam-compact-v4`` instead
+(scenes streamed from CPU workers; see ``scripts/train_compact_v4.py`` for its options)::
+
+    python scripts/train_compact.py --device cuda --seconds 240 --out-dir DIR --workers 12 --seed 0
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ import json
 import os
 import platform
 import shutil
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -25,6 +31,14 @@ BACKGROUND_RASTERS = ("RGB.byte.tif", "OSBS_029.tif", "sample_geotiff.tif")
 
 
 def main() -> None:
+    if (
+        any(a == "--out-dir" or a.startswith("--out-dir=") for a in sys.argv[1:])
+        or "--recipe" in sys.argv[1:]
+    ):
+        from train_compact_v4 import main as main_v4  # the script's own folder is on sys.path
+
+        main_v4()
+        return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--work-dir", type=Path, default=Path("/tmp/rossam-compact"))
     parser.add_argument("--rasters-dir", type=Path, default=REPO.parent / "shared" / "data" / "geo")

@@ -41,7 +41,7 @@ INFERENCE_OPTIONS: tuple[str, ...] = (
     "device_resample",
 )
 #: configurations whose forward pass is cheap enough for 8-pass test-time augmentation by default.
-TTA_BY_DEFAULT: dict[str, str] = {"compact": "d8"}
+TTA_BY_DEFAULT: dict[str, str] = {"compact": "d8", "compact-v4": "d8"}
 
 
 def _inference_options(options: dict[str, Any], model: RosSam) -> dict[str, Any]:

@@ -45,12 +45,14 @@ def _relative_index(q_size: int, k_size: int, device: torch.device) -> torch.Ten
     """(q_size, k_size) int64 rows of the relative-position table, on ``device`` (built once per size).
 
     The same coordinates as ``segment_anything``'s ``get_rel_pos``, which builds them on the CPU at every
-    call, so that indexing a CUDA table copies them to the device and waits for it once per block.
+    call, so that indexing a CUDA table copies them to the device and waits for it once per block. Built
+    outside inference mode even when first asked for under it: the cached tensor also serves training.
     """
-    q_coords = torch.arange(q_size)[:, None] * max(k_size / q_size, 1.0)
-    k_coords = torch.arange(k_size)[None, :] * max(q_size / k_size, 1.0)
-    relative_coords = (q_coords - k_coords) + (k_size - 1) * max(q_size / k_size, 1.0)
-    return relative_coords.long().to(device)
+    with torch.inference_mode(False):
+        q_coords = torch.arange(q_size)[:, None] * max(k_size / q_size, 1.0)
+        k_coords = torch.arange(k_size)[None, :] * max(q_size / k_size, 1.0)
+        relative_coords = (q_coords - k_coords) + (k_size - 1) * max(q_size / k_size, 1.0)
+        return relative_coords.long().to(device)
 
 
 def rel_pos_table(q_size: int, k_size: int, rel_pos: torch.Tensor) -> torch.Tensor:

@@ -16,10 +16,19 @@ training machine (about 2 s against 0.5 s for 4 images with 5 boxes each), too s
 budget of the recipe.
 
 Unlike ROS-SAM fine-tuning, all parameters are trained (there is no pretrained base to keep).
+
+:data:`COMPACT_V4_CONFIG` (``rossam-compact-v4``, trained on a GPU by ``scripts/train_compact.py --recipe
+v4``) keeps the 128 px input and widens and deepens the encoder: width 128, depth 6, 2 heads of 64 channels
+(global attention in blocks 2 and 5). Attention cost grows with the number of heads, so two wide heads buy
+the extra width at 1.5x v3's time per box instead of 2x (``benchmarks/compact_cpu.py``). A 256 px input
+(patch 8) measured about 10x v3's time per box with the default 8-pass test-time augmentation, far over the
+150 ms budget. A weights file holds its configuration, so v3 and v4 files both load with
+:func:`rossam_geo.model.checkpoint.load_merged`.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -49,6 +58,21 @@ COMPACT_CONFIG = RosSamConfig(
     iou_head_hidden_dim=64,
     mask_in_chans=16,
 )
+
+#: Name of the next compact model (trained on a GPU; see :data:`COMPACT_V4_CONFIG`).
+COMPACT_V4_MODEL_NAME = "rossam-compact-v4"
+
+COMPACT_V4_CONFIG = dataclasses.replace(
+    COMPACT_CONFIG,
+    name="compact-v4",
+    encoder_embed_dim=128,
+    encoder_depth=6,
+    encoder_num_heads=2,
+    encoder_global_attn_indexes=(2, 5),
+)
+
+#: The compact configurations by name (the ``name`` recorded in a weights file's metadata).
+COMPACT_CONFIGS: dict[str, RosSamConfig] = {c.name: c for c in (COMPACT_CONFIG, COMPACT_V4_CONFIG)}
 
 #: File name of the bundled weights inside the ``rossam_geo.data`` package folder.
 BUNDLED_WEIGHTS_FILE = f"{COMPACT_MODEL_NAME}.safetensors"

@@ -1,5 +1,8 @@
-"""The canvas of a synthetic scene: the image being drawn, its instance masks, and the drawing helpers every
-scene kind shares (grounds, colours, distractors, lines)."""
+"""The drawing canvas of synthetic scenes and the helpers every scene kind shares.
+
+Pixels are x right, y down; polygons are filled with OpenCV at 1/16 px precision, so masks are exact
+pixel-centre rasterisations of the drawn outlines.
+"""
 
 from __future__ import annotations
 
@@ -13,8 +16,8 @@ import numpy as np
 from rossam_geo.synth import shapes
 from rossam_geo.synth.backgrounds import fields_mosaic, fractal_noise, procedural, raster_crop
 
-SHIFT = 4  # OpenCV fixed-point bits: coordinates in 1/16 px
-VEHICLE_COLOURS = np.array(
+_SHIFT = 4  # OpenCV fixed-point bits: coordinates in 1/16 px
+_VEHICLE_COLOURS = np.array(
     [
         [235, 235, 235],
         [20, 20, 22],
@@ -34,37 +37,24 @@ VEHICLE_COLOURS = np.array(
 def fill_polygons(target: np.ndarray, polys: Sequence[np.ndarray], value: float, line_type: int) -> None:
     """Fill each polygon on its own: one fillPoly call with several contours would XOR their overlaps."""
     for poly in polys:
-        pts = np.round(poly * (1 << SHIFT)).astype(np.int32)
-        cv2.fillPoly(target, [pts], value, lineType=line_type, shift=SHIFT)
-
-
-@dataclass
-class SynthScene:
-    """One generated scene.
-
-    Attributes:
-        image_rgb: (H, W, 3) uint8 RGB (SAR scenes: the gray level in all three bands).
-        masks: (N, H, W) bool, one per object, disjoint (later objects occlude earlier ones).
-        classes: N category names from :data:`CATEGORIES`.
-        kind: scene kind from :data:`SCENE_KINDS`.
-    """
-
-    image_rgb: np.ndarray
-    masks: np.ndarray
-    classes: list[str]
-    kind: str
-
-    @property
-    def boxes_px_xyxy(self) -> np.ndarray:
-        """(N, 4) float64 tight XYXY pixel-edge boxes of the masks."""
-        from rossam_geo.train.transforms import masks_to_boxes_xyxy
-
-        return masks_to_boxes_xyxy(self.masks)
+        pts = np.round(poly * (1 << _SHIFT)).astype(np.int32)
+        cv2.fillPoly(target, [pts], value, lineType=line_type, shift=_SHIFT)
 
 
 @dataclass
 class Canvas:
-    image: np.ndarray  # (H, W, 3) float32
+    """A scene being drawn: the image, the labelled objects so far and where they lie.
+
+    Attributes:
+        image: (H, W, 3) float32 RGB on the 0-255 scale.
+        rng: the scene's random generator.
+        masks: (H, W) bool masks of the objects added so far (disjoint: later objects occlude earlier ones).
+        classes: their category names.
+        occupied: union of the object masks (and of reserved areas), or None.
+        sun_xy: shadow offset per pixel of object height, (x, y) pixels.
+    """
+
+    image: np.ndarray
     rng: np.random.Generator
     masks: list[np.ndarray] = field(default_factory=list)
     classes: list[str] = field(default_factory=list)
@@ -142,9 +132,18 @@ def log_uniform(rng: np.random.Generator, lo: float, hi: float) -> float:
     return float(np.exp(rng.uniform(np.log(lo), np.log(hi))))
 
 
-def draw_ground(
-    canvas: Canvas, palettes: Sequence[str], rasters: Sequence[str | Path], p_raster: float
-) -> None:
+def vehicle_colour(rng: np.random.Generator) -> np.ndarray:
+    colour = _VEHICLE_COLOURS[int(rng.integers(len(_VEHICLE_COLOURS)))]
+    return np.clip(colour + rng.normal(0, 10, 3), 0, 255).astype(np.float32)
+
+
+def light_colour(rng: np.random.Generator) -> np.ndarray:
+    if rng.random() < 0.8:
+        return np.full(3, rng.uniform(185, 250), np.float32) + rng.normal(0, 5, 3).astype(np.float32)
+    return vehicle_colour(rng)
+
+
+def ground(canvas: Canvas, palettes: Sequence[str], rasters: Sequence[str | Path], p_raster: float) -> None:
     rng = canvas.rng
     image = raster_crop(canvas.hw, rng, rasters) if rng.random() < p_raster else None
     if image is None:
@@ -156,18 +155,7 @@ def draw_ground(
     canvas.image = image
 
 
-def vehicle_colour(rng: np.random.Generator) -> np.ndarray:
-    colour = VEHICLE_COLOURS[int(rng.integers(len(VEHICLE_COLOURS)))]
-    return np.clip(colour + rng.normal(0, 10, 3), 0, 255).astype(np.float32)
-
-
-def light_colour(rng: np.random.Generator) -> np.ndarray:
-    if rng.random() < 0.8:
-        return np.full(3, rng.uniform(185, 250), np.float32) + rng.normal(0, 5, 3).astype(np.float32)
-    return vehicle_colour(rng)
-
-
-def draw_distractor_blobs(canvas: Canvas, count: int) -> None:
+def distractor_blobs(canvas: Canvas, count: int) -> None:
     """Unlabelled buildings, trees and marks."""
     rng = canvas.rng
     height, width = canvas.hw
@@ -187,17 +175,3 @@ def draw_distractor_blobs(canvas: Canvas, count: int) -> None:
             if canvas.free(poly, 1):
                 canvas.shadow(poly, r)
                 canvas.paint(poly, (rng.uniform(30, 70), rng.uniform(60, 100), rng.uniform(30, 60)))
-
-
-def draw_lines(canvas: Canvas, count: int, colour: Sequence[float], width_px: float) -> None:
-    rng = canvas.rng
-    height, width = canvas.hw
-    for _ in range(count):
-        p0 = np.array([rng.uniform(0, width), rng.uniform(0, height)])
-        angle = rng.uniform(0, np.pi)
-        length = rng.uniform(20, 2 * max(height, width))
-        poly = shapes.place([shapes.rect(length, width_px)], tuple(p0), angle)
-        canvas.paint(poly, colour)
-
-
-# ------------------------------------------------------------------------------------------ scene kinds

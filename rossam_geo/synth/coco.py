@@ -31,6 +31,7 @@ def write_coco_dataset(
     size_px: int = 256,
     background_rasters: Sequence[str | Path] = (),
     overwrite: bool = False,
+    generator: str = "v3",
 ) -> Path:
     """Generate ``num_scenes`` scenes into ``out_dir/images/*.png`` and ``out_dir/annotations.json``.
 
@@ -45,6 +46,7 @@ def write_coco_dataset(
         size_px: scene side in pixels.
         background_rasters: permissively licensed rasters usable as backgrounds.
         overwrite: replace an existing annotations file.
+        generator: scene generator (:data:`rossam_geo.synth.scene.GENERATORS`).
 
     Returns:
         Path of the annotations JSON.
@@ -63,7 +65,9 @@ def write_coco_dataset(
     images: list[dict[str, object]] = []
     annotations: list[dict[str, object]] = []
     for i in range(num_scenes):
-        scene = generate_scene((seed, i), size_px=size_px, background_rasters=background_rasters)
+        scene = generate_scene(
+            (seed, i), size_px=size_px, background_rasters=background_rasters, generator=generator
+        )
         if not scene.classes:
             continue
         name = f"images/synth_{seed}_{i:06d}.png"

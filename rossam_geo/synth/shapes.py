@@ -124,15 +124,22 @@ def train(length_px: float, rng: np.random.Generator) -> tuple[list[Polygon], li
     return bodies + [coupling], bodies
 
 
+#: Unit-circle points of the four rounded corners (5 per quarter, counter-clockwise from +x), (20, 2).
+_CORNER_COS_SIN = np.concatenate(
+    [
+        np.stack([np.cos(t), np.sin(t)], axis=1)
+        for t in (np.linspace(a0 * np.pi, (a0 + 0.5) * np.pi, 5) for a0 in (0.0, 0.5, 1.0, 1.5))
+    ]
+)
+#: Signs of each corner centre (x, y) for the 20 corner points.
+_CORNER_SIGNS = np.repeat(np.array([[1.0, 1.0], [-1.0, 1.0], [-1.0, -1.0], [1.0, -1.0]]), 5, axis=0)
+
+
 def rounded_rect(length: float, width: float, radius: float) -> Polygon:
     """Rectangle ``length`` x ``width`` centred at 0 (x along ``length``) with corners of ``radius``."""
     radius = float(min(radius, length / 2.0, width / 2.0))
-    hx, hy = length / 2.0 - radius, width / 2.0 - radius
-    pts = []
-    for cx, cy, a0 in ((hx, hy, 0.0), (-hx, hy, 0.5), (-hx, -hy, 1.0), (hx, -hy, 1.5)):
-        t = np.linspace(a0 * np.pi, (a0 + 0.5) * np.pi, 5)
-        pts.append(np.stack([cx + radius * np.cos(t), cy + radius * np.sin(t)], axis=1))
-    return np.concatenate(pts)
+    half = np.array([length / 2.0 - radius, width / 2.0 - radius])
+    return _CORNER_SIGNS * half + radius * _CORNER_COS_SIN
 
 
 def rect(length: float, width: float) -> Polygon:

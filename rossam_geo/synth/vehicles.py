@@ -19,10 +19,17 @@ import shapely
 from rossam_geo.synth import shapes
 
 #: Vehicle kinds with their COCO category.
-VEHICLE_KINDS: dict[str, str] = {"car": "car", "van": "truck", "bus": "truck", "truck": "truck"}
+VEHICLE_KINDS: dict[str, str] = {
+    "car": "car",
+    "pickup": "car",
+    "van": "truck",
+    "bus": "truck",
+    "truck": "truck",
+}
 #: Width as a fraction of length (min, max) per kind.
 _WIDTH_RATIO: dict[str, tuple[float, float]] = {
     "car": (0.4, 0.52),
+    "pickup": (0.33, 0.38),
     "van": (0.36, 0.45),
     "bus": (0.2, 0.3),
     "truck": (0.17, 0.3),
@@ -30,6 +37,7 @@ _WIDTH_RATIO: dict[str, tuple[float, float]] = {
 #: Typical length of each kind relative to a car of the same scene.
 LENGTH_FACTOR: dict[str, tuple[float, float]] = {
     "car": (0.85, 1.15),
+    "pickup": (1.1, 1.3),
     "van": (1.1, 1.4),
     "bus": (2.2, 3.0),
     "truck": (1.6, 3.2),
@@ -72,7 +80,7 @@ def vehicle_body(kind: str, length_px: float, rng: np.random.Generator) -> Vehic
         if gap > 0:  # the coupling under the gap keeps the truck one connected object
             polys.append(shapes.rect(gap + 2.0, width * 0.3) + np.array([length_px / 2 - cab - gap / 2, 0.0]))
         return VehicleBody(kind, polys, length_px, width, cab)
-    corner = {"car": (0.15, 0.4), "van": (0.1, 0.25), "bus": (0.05, 0.15)}[kind]
+    corner = {"car": (0.15, 0.4), "pickup": (0.1, 0.25), "van": (0.1, 0.25), "bus": (0.05, 0.15)}[kind]
     radius = width * rng.uniform(*corner)
     return VehicleBody(kind, [shapes.rounded_rect(length_px, width, radius)], length_px, width, 0.0)
 
@@ -84,9 +92,12 @@ def _band(x0: float, x1: float, width: float, taper: float = 0.0) -> np.ndarray:
 
 
 def roof_details(
-    body: VehicleBody, colour: np.ndarray, rng: np.random.Generator
+    body: VehicleBody, colour: np.ndarray, rng: np.random.Generator, clip: bool = True
 ) -> list[tuple[np.ndarray, np.ndarray]]:
     """Details drawn over the body, in the local frame: a list of (polygon, RGB colour).
+
+    With ``clip`` every polygon is cut to the body outline; without, callers must mask the details to the
+    body themselves (faster).
 
     Returns nothing for vehicles under 7 px: at that size only the body colour is visible.
     """
@@ -109,6 +120,16 @@ def roof_details(
         details.append((shapes.rect(max(ws0 - rw0, 1.0), width * 0.8) + [(ws0 + rw0) / 2, 0.0], roof_colour))
         if rng.random() < 0.25:
             details.append((shapes.rect(length * 0.14, width * 0.45) + [(ws0 + rw0) / 2, 0.0], glass))
+    elif body.kind == "pickup":  # cab with windscreen and rear window, open load bed behind
+        ws0 = half - length * rng.uniform(0.3, 0.36)
+        ws1 = ws0 + length * rng.uniform(0.08, 0.12)
+        details.append((_band(ws0, ws1, width * 0.86, rng.uniform(0.0, 0.15)), glass))
+        cab_rear = ws0 - length * rng.uniform(0.14, 0.2)
+        details.append((shapes.rect(ws0 - cab_rear, width * 0.82) + [(ws0 + cab_rear) / 2, 0.0], roof_colour))
+        details.append((_band(cab_rear, cab_rear + length * 0.04, width * 0.8), glass))
+        bed0, bed1 = -half + length * 0.04, cab_rear - length * 0.03
+        liner = np.clip(colour * rng.uniform(0.35, 0.7), 0, 255) if rng.random() < 0.6 else glass * 0.8
+        details.append((shapes.rect(bed1 - bed0, width * 0.8) + [(bed0 + bed1) / 2, 0.0], liner))
     elif body.kind == "van":
         ws1 = half - length * rng.uniform(0.08, 0.15)
         details.append((_band(ws1 + length * 0.08, ws1, width * 0.88, 0.0), glass))
@@ -155,7 +176,7 @@ def roof_details(
         details.append(
             (shapes.rect(body.cab_px * 0.4, width * 0.7) + [cab_x - body.cab_px * 0.15, 0.0], roof_colour)
         )
-    return _clip_to_outline(details, body.polygons)
+    return _clip_to_outline(details, body.polygons) if clip else details
 
 
 def _clip_to_outline(

@@ -166,3 +166,18 @@ def test_folded_attention_on_the_tiny_encoder(monkeypatch):
         emb, interm = model.image_encoder(images)
     assert (emb - emb_ref).abs().max().item() <= 1e-5
     assert (interm - interm_ref).abs().max().item() <= 1e-5
+
+
+def test_training_after_inference_with_sdpa_attention_regression():
+    """The cached relative-position index, first built under inference mode, once broke training after it
+    ("Inference tensors cannot be saved for backward")."""
+    _relative_index.cache_clear()
+    torch.manual_seed(0)
+    encoder = build_rossam("tiny", lora_rank=0).image_encoder
+    use_sdpa_attention(encoder)
+    images = torch.randn(1, 3, 128, 128)
+    with torch.inference_mode():
+        encoder(images)
+    embeddings, _ = encoder(images)
+    embeddings.sum().backward()
+    assert encoder.blocks[0].attn.rel_pos_h.grad.abs().sum() > 0

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import hashlib
+
 import numpy as np
 import pytest
 import shapely
@@ -7,6 +9,7 @@ from shapely.geometry import Polygon
 
 from rossam_geo.errors import InputError
 from rossam_geo.synth import CATEGORIES, SCENE_KINDS, generate_scene, shapes
+from rossam_geo.synth.scene import KIND_WEIGHTS_V4
 
 EXPECTED_CLASSES = {
     "airfield": {"airplane"},
@@ -16,7 +19,12 @@ EXPECTED_CLASSES = {
     "road": {"car", "truck"},
     "rail": {"train"},
     "sar": {"ship"},
+    "lot": {"car", "truck"},
+    "street": {"car", "truck"},
 }
+#: SHA-256 of scenes (7, 0) ... (7, 5) at 64 px from the v3 generator, computed at commit b0461ac (before the
+#: v4 generator was added); the validation set of rossam-compact-v3 is (7, 0) ... (7, 79) at 192 px.
+V3_SCENES_SHA256 = "23b6bd0e9cae3832e90e439964efd7e97a0dd5ae6b6f2ee16880f24b22a4f4d3"
 
 
 def test_same_seed_same_scene_and_other_seed_differs():
@@ -71,6 +79,8 @@ def test_background_raster_crops_are_used(background_raster):
 def test_rejects_bad_arguments():
     with pytest.raises(InputError, match=r"unknown scene kind 'forest'; choose one of: airfield"):
         generate_scene(0, kind="forest")
+    with pytest.raises(InputError, match=r"unknown scene generator 'v9'; choose one of: v3, v4"):
+        generate_scene(0, generator="v9")
     with pytest.raises(InputError, match=r"size_px must be at least 32, got 8"):
         generate_scene(0, size_px=8)
 
@@ -103,3 +113,30 @@ def test_train_is_one_object_of_several_cars():
 
 def test_categories_cover_all_kinds():
     assert set().union(*EXPECTED_CLASSES.values()) == set(CATEGORIES)
+
+
+def test_v3_generator_is_unchanged():
+    """The v3 generator made rossam-compact-v3's training and validation scenes: it must not drift."""
+    digest = hashlib.sha256()
+    for i in range(6):
+        scene = generate_scene((7, i), size_px=64)
+        digest.update(scene.image_rgb.tobytes())
+        digest.update(np.packbits(scene.masks).tobytes())
+        digest.update(",".join(scene.classes).encode())
+    assert digest.hexdigest() == V3_SCENES_SHA256
+
+
+def test_v4_generator_draws_metric_vehicle_scenes_half_the_time():
+    kinds = [generate_scene((5, i), size_px=48, generator="v4").kind for i in range(60)]
+    assert set(kinds) <= set(KIND_WEIGHTS_V4)
+    assert 0.3 <= sum(k in ("lot", "street") for k in kinds) / len(kinds) <= 0.7
+    assert "parking" not in kinds and "road" not in kinds
+
+
+def test_v4_scenes_are_reproducible_and_keep_sar_gray():
+    a = generate_scene(21, size_px=96, kind="lot", generator="v4")
+    b = generate_scene(21, size_px=96, kind="lot", generator="v4")
+    assert np.array_equal(a.image_rgb, b.image_rgb) and np.array_equal(a.masks, b.masks)
+    for seed in range(8):  # compression of a gray SAR scene keeps it one gray band
+        img = generate_scene(seed, size_px=64, kind="sar", generator="v4").image_rgb
+        assert np.array_equal(img[..., 0], img[..., 1]) and np.array_equal(img[..., 0], img[..., 2])

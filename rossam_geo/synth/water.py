@@ -1,8 +1,9 @@
-"""Scene kinds of airplanes and ships: ``airfield``, ``harbour``, ``sea`` and ``sar``."""
+"""Ship scene kinds: ``harbour`` (ships at piers and in the basin), ``sea`` (ships with wakes among waves)
+and ``sar`` (bright ships on dark speckled sea, grayscale)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import cv2
@@ -10,93 +11,7 @@ import numpy as np
 
 from rossam_geo.synth import shapes
 from rossam_geo.synth.backgrounds import fractal_noise, procedural, speckle
-from rossam_geo.synth.canvas import (
-    Canvas,
-    draw_distractor_blobs,
-    draw_ground,
-    draw_lines,
-    light_colour,
-    log_uniform,
-    vehicle_colour,
-)
-
-
-def draw_airfield(canvas: Canvas, rasters: Sequence[str | Path]) -> None:
-    rng = canvas.rng
-    height, width = canvas.hw
-    draw_ground(canvas, ("tarmac", "concrete", "grass", "dry"), rasters, 0.15)
-    draw_lines(
-        canvas, int(rng.integers(0, 6)), rng.choice([[220, 200, 60], [230, 230, 230]]), rng.uniform(0.6, 2)
-    )
-    length = log_uniform(rng, 8, 170)
-    n = int(rng.integers(1, 10))
-    base_angle = rng.uniform(0, 2 * np.pi)
-    aligned = rng.random() < 0.6
-    terminal = None
-    if rng.random() < 0.5:
-        t_w = rng.uniform(0.15, 0.4) * width
-        terminal = shapes.place(
-            [shapes.rect(2.5 * width, t_w)], (width / 2, -t_w / 2 + rng.uniform(0, 0.3) * height), 0.0
-        )
-        canvas.shadow(terminal, 6)
-        canvas.paint(terminal, rng.uniform(100, 220, 3))
-    for _ in range(n * 3):
-        if len(canvas.masks) >= n:
-            break
-        scale = length * rng.uniform(0.75, 1.25)
-        angle = base_angle + (rng.normal(0, 0.1) if aligned else rng.uniform(0, 2 * np.pi))
-        centre = (rng.uniform(0, width), rng.uniform(0, height))
-        polys = shapes.place(shapes.airplane(scale, rng), centre, angle)
-        if not canvas.free(polys, 2):
-            continue
-        if terminal is not None and rng.random() < 0.5:
-            # Boarding bridge: a grey arm from the terminal edge to beside the fuselage.
-            nose = np.array(centre) + 0.3 * scale * np.array([np.cos(angle), np.sin(angle)])
-            top = terminal[0][:, 1].max()
-            arm = np.array(
-                [
-                    [nose[0] - 0.02 * scale - 1, top],
-                    [nose[0] + 0.02 * scale + 1, top],
-                    [nose[0] + 0.02 * scale + 1, nose[1]],
-                    [nose[0] - 0.02 * scale - 1, nose[1]],
-                ]
-            )
-            if nose[1] > top:
-                canvas.shadow([arm], 3)
-                canvas.paint([arm], rng.uniform(120, 200, 3))
-        colour = light_colour(rng)
-        canvas.add_object(
-            polys,
-            "airplane",
-            colour,
-            scale * rng.uniform(0.03, 0.12),
-            airplane_livery(canvas, polys, colour),
-        )
-    draw_distractor_blobs(canvas, int(rng.integers(0, 5)))
-
-
-def airplane_livery(canvas: Canvas, polys: list[np.ndarray], colour: np.ndarray) -> Callable[[], None]:
-    """Details inside an airplane: wings and pods in other shades, livery on the tail and fuselage.
-
-    ``polys`` are :func:`shapes.airplane`'s parts in its order: fuselage, two wings, two tailplanes, pods.
-    """
-    rng = canvas.rng
-
-    def details() -> None:
-        fuselage, wings, tails, pods = polys[0], polys[1:3], polys[3:5], polys[5:]
-        if rng.random() < 0.7:
-            canvas.paint(wings, np.clip(colour * rng.uniform(0.7, 0.95), 0, 255))
-        if pods:
-            canvas.paint(pods, np.full(3, rng.uniform(60, 200)))
-        canvas.paint([fuselage], colour)
-        if rng.random() < 0.5:
-            livery = rng.uniform(20, 230, 3).astype(np.float32)
-            canvas.paint(tails, livery)
-            if rng.random() < 0.5:
-                centre = fuselage.mean(axis=0)
-                canvas.paint([centre + (fuselage - centre) * np.array([0.35, 0.35])], livery)
-
-    return details
+from rossam_geo.synth.canvas import Canvas, light_colour, log_uniform, vehicle_colour
 
 
 def draw_wake(canvas: Canvas, centre: tuple[float, float], angle: float, length: float, beam: float) -> None:
@@ -158,7 +73,7 @@ def ship_object(canvas: Canvas, centre: tuple[float, float], angle: float, lengt
     return canvas.add_object(polys, "ship", colour, length * rng.uniform(0.02, 0.08), details)
 
 
-def draw_harbour(canvas: Canvas, rasters: Sequence[str | Path]) -> None:
+def harbour(canvas: Canvas, rasters: Sequence[str | Path]) -> None:
     rng = canvas.rng
     height, width = canvas.hw
     canvas.image = procedural(canvas.hw, rng, str(rng.choice(["water", "green_water"])))
@@ -196,7 +111,7 @@ def draw_harbour(canvas: Canvas, rasters: Sequence[str | Path]) -> None:
     canvas.occupied = None if not canvas.masks else np.any(canvas.masks, axis=0)
 
 
-def draw_sea(canvas: Canvas, rasters: Sequence[str | Path]) -> None:
+def sea(canvas: Canvas, rasters: Sequence[str | Path]) -> None:
     rng = canvas.rng
     height, width = canvas.hw
     canvas.image = procedural(canvas.hw, rng, str(rng.choice(["water", "green_water"])))
@@ -209,7 +124,7 @@ def draw_sea(canvas: Canvas, rasters: Sequence[str | Path]) -> None:
         ship_object(canvas, centre, rng.uniform(0, 2 * np.pi), log_uniform(rng, 5, 160), rng.random() < 0.7)
 
 
-def draw_sar(canvas: Canvas, rasters: Sequence[str | Path]) -> None:
+def sar(canvas: Canvas, rasters: Sequence[str | Path]) -> None:
     """Grayscale SAR-like scene: dark sea, optional bright land, bright ships, all with speckle."""
     rng = canvas.rng
     height, width = canvas.hw

@@ -1,4 +1,8 @@
-"""Scene kinds of land vehicles: ``parking``, ``road`` and ``rail``."""
+"""Vehicle scene kinds of the first generator: ``parking`` (rows of parked vehicles) and ``road``.
+
+Sizes are in pixels without a ground sampling distance; :mod:`rossam_geo.synth.urban` draws lots and streets
+at metric scale.
+"""
 
 from __future__ import annotations
 
@@ -10,15 +14,15 @@ import numpy as np
 from rossam_geo.synth import shapes, vehicles
 from rossam_geo.synth.canvas import (
     Canvas,
-    draw_distractor_blobs,
-    draw_ground,
+    distractor_blobs,
+    ground,
     light_colour,
     log_uniform,
     vehicle_colour,
 )
 
 
-def draw_vehicle(
+def add_vehicle(
     canvas: Canvas,
     centre: tuple[float, float],
     angle: float,
@@ -57,11 +61,11 @@ def vehicle_kind(rng: np.random.Generator, p_large: float) -> str:
     return str(rng.choice(["van", "bus", "truck"], p=[0.4, 0.3, 0.3]))
 
 
-def draw_parking(canvas: Canvas, rasters: Sequence[str | Path]) -> None:
+def parking(canvas: Canvas, rasters: Sequence[str | Path]) -> None:
     """Rows of parked vehicles: loose or packed side by side, mixed colours or one fleet colour."""
     rng = canvas.rng
     height, width = canvas.hw
-    draw_ground(canvas, ("tarmac", "concrete", "urban"), rasters, 0.15)
+    ground(canvas, ("tarmac", "concrete", "urban"), rasters, 0.15)
     lot_kind = rng.random()
     # A car lot, a mixed lot, or a depot of buses / vans / trucks that may fill most of the scene.
     kind_of_lot = (
@@ -104,7 +108,7 @@ def draw_parking(canvas: Canvas, rasters: Sequence[str | Path]) -> None:
             colour = (
                 None if fleet is None else np.clip(fleet + rng.normal(0, 4, 3), 0, 255).astype(np.float32)
             )
-            draw_vehicle(
+            add_vehicle(
                 canvas,
                 tuple(c + jitter),
                 angle + flip + rng.normal(0, 0.02 if packed else 0.04),
@@ -113,14 +117,14 @@ def draw_parking(canvas: Canvas, rasters: Sequence[str | Path]) -> None:
                 colour,
                 margin_px=0 if packed else None,
             )
-    draw_distractor_blobs(canvas, int(rng.integers(0, 6)))
+    distractor_blobs(canvas, int(rng.integers(0, 6)))
 
 
-def draw_road(canvas: Canvas, rasters: Sequence[str | Path]) -> None:
+def road(canvas: Canvas, rasters: Sequence[str | Path]) -> None:
     rng = canvas.rng
     height, width = canvas.hw
-    draw_ground(canvas, ("grass", "dry", "urban", "soil"), rasters, 0.3)
-    draw_distractor_blobs(canvas, int(rng.integers(0, 8)))
+    ground(canvas, ("grass", "dry", "urban", "soil"), rasters, 0.3)
+    distractor_blobs(canvas, int(rng.integers(0, 8)))
     canvas.occupied = None
     length = log_uniform(rng, 5, 60)
     for _ in range(int(rng.integers(1, 3))):
@@ -146,52 +150,10 @@ def draw_road(canvas: Canvas, rasters: Sequence[str | Path]) -> None:
                 t += length * rng.uniform(1.3, 6.0)
                 kind = vehicle_kind(rng, 0.2)
                 heading = angle if lane >= lanes / 2 else angle + np.pi
-                draw_vehicle(
+                add_vehicle(
                     canvas,
                     tuple(centre + along * t + across * offset),
                     heading + rng.normal(0, 0.03),
                     length * rng.uniform(*vehicles.LENGTH_FACTOR[kind]),
                     kind,
                 )
-
-
-def draw_rail(canvas: Canvas, rasters: Sequence[str | Path]) -> None:
-    rng = canvas.rng
-    height, width = canvas.hw
-    draw_ground(canvas, ("grass", "dry", "urban", "soil"), rasters, 0.3)
-    angle = rng.uniform(0, np.pi)
-    along = np.array([np.cos(angle), np.sin(angle)])
-    across = np.array([-along[1], along[0]])
-    gauge = rng.uniform(3, 12)
-    tracks = int(rng.integers(1, 5))
-    spacing = gauge * rng.uniform(1.8, 3.0)
-    centre = np.array([rng.uniform(0.3, 0.7) * width, rng.uniform(0.3, 0.7) * height])
-    big = 3 * max(height, width)
-    bed = shapes.place([shapes.rect(big, tracks * spacing + gauge)], tuple(centre), angle)
-    canvas.paint(bed, np.array([120, 110, 100], np.float32) + rng.normal(0, 15, 3))
-    for k in range(tracks):
-        c = centre + across * (k - (tracks - 1) / 2) * spacing
-        for side in (-0.4, 0.4):
-            rail = shapes.place(
-                [shapes.rect(big, max(0.4, gauge * 0.08))], tuple(c + across * side * gauge), angle
-            )
-            canvas.paint(rail, np.full(3, rng.uniform(150, 210)))
-        if rng.random() < 0.7:
-            length = log_uniform(rng, 40, 2.5 * max(height, width))
-            t = rng.uniform(-0.5, 0.5) * max(height, width)
-            polys, bodies = shapes.train(length, rng)
-            placed = shapes.place(polys, tuple(c + along * t), angle)
-            if not canvas.free(placed, 1):
-                continue
-            colours = [vehicle_colour(rng) for _ in bodies]
-            placed_bodies = shapes.place(bodies, tuple(c + along * t), angle)
-
-            def details(
-                placed_bodies: list[np.ndarray] = placed_bodies, colours: list[np.ndarray] = colours
-            ) -> None:
-                if rng.random() < 0.6:
-                    for body, colour in zip(placed_bodies, colours, strict=True):
-                        canvas.paint([body], colour)
-
-            canvas.add_object(placed, "train", vehicle_colour(rng), gauge * 0.5, details)
-    draw_distractor_blobs(canvas, int(rng.integers(0, 6)))
