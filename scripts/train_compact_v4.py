@@ -41,6 +41,12 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--generator", default="v4", help="scene generator")
     parser.add_argument("--scene-size", type=int, default=256, help="generated scene side in pixels")
     parser.add_argument("--crops-per-scene", type=int, default=8)
+    parser.add_argument(
+        "--background-boxes",
+        type=int,
+        default=1,
+        help="prompts per crop over background with an empty target (teach the IoU head to score them low)",
+    )
     parser.add_argument("--shuffle-buffer", type=int, default=256, help="crops mixed in each worker")
     parser.add_argument(
         "--max-replay", type=float, default=2.0, help="replayed steps per fresh batch at most"
@@ -89,6 +95,7 @@ def main() -> None:
         crops_per_scene=args.crops_per_scene,
         shuffle_buffer=args.shuffle_buffer,
         background_rasters=tuple(str(p) for p in rasters),
+        background_boxes=args.background_boxes,
     )
     settings = GpuTrainSettings(
         seconds=args.seconds,

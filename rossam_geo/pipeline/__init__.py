@@ -1,7 +1,7 @@
 """The segment pipeline: crop plans, resampling, batched prediction, paste-back and output features.
 
 See :mod:`rossam_geo.pipeline.plan` for the geometry of windows, :mod:`rossam_geo.pipeline.run` for the loop
-over boxes and :mod:`rossam_geo.pipeline.features` for polygons and attributes.
+over boxes and :mod:`rossam_geo.pipeline.polygons` for polygons and areas.
 """
 
 from __future__ import annotations

@@ -41,6 +41,8 @@ class StreamSettings:
         box_noise: prompt-box corner noise as a fraction of box size.
         upsample_range: sampling-rate range of the crops (inference uses 2).
         background_rasters: permissive rasters whose crops may serve as backgrounds (may be empty).
+        background_boxes: prompts per crop over background, with an empty target (they teach the IoU head
+            to score a box without an object low; see :class:`rossam_geo.synth.recipe.BoxCentredCrop`).
     """
 
     seed: int = 0
@@ -52,6 +54,7 @@ class StreamSettings:
     box_noise: float = 0.03
     upsample_range: tuple[float, float] = (1.4, 2.8)
     background_rasters: tuple[str, ...] = ()
+    background_boxes: int = 0
 
 
 class SceneCropStream(IterableDataset):  # type: ignore[type-arg]
@@ -64,7 +67,10 @@ class SceneCropStream(IterableDataset):  # type: ignore[type-arg]
     def __init__(self, settings: StreamSettings) -> None:
         self.settings = settings
         self.crop = BoxCentredCrop(
-            settings.input_size_px, upsample_range=settings.upsample_range, box_noise=settings.box_noise
+            settings.input_size_px,
+            upsample_range=settings.upsample_range,
+            box_noise=settings.box_noise,
+            background_boxes=settings.background_boxes,
         )
 
     def scene_crops(self, worker: int, index: int) -> list[dict[str, Any]]:

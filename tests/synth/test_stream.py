@@ -40,3 +40,19 @@ def test_other_seeds_give_other_scenes():
     first = next(iter(SceneCropStream(SMALL)))["image"]
     other = next(iter(SceneCropStream(StreamSettings(seed=5, scene_size_px=96, shuffle_buffer=6))))["image"]
     assert not np.array_equal(first, other)
+
+
+def test_background_prompts_have_empty_targets_clear_of_every_object():
+    stream = SceneCropStream(StreamSettings(seed=5, crops_per_scene=3, background_boxes=1))
+    crops = [c for i in range(3) for c in stream.scene_crops(0, i)]
+    assert crops
+    for crop in crops:
+        background = [i for i, name in enumerate(crop["classes"]) if name == "background"]
+        objects = [i for i, name in enumerate(crop["classes"]) if name != "background"]
+        assert len(background) <= 1 and objects
+        for i in background:
+            assert not crop["masks"][i].any()
+            x0, y0, x1, y1 = crop["prompt_boxes"][i].round().astype(int)
+            assert x1 > x0 and y1 > y0
+            assert not crop["masks"][objects].any(axis=0)[y0:y1, x0:x1].any()  # over no object
+    assert any(name == "background" for crop in crops for name in crop["classes"])
