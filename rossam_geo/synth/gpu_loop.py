@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from rossam_geo.io.atomic import write_text_atomic
 from rossam_geo.errors import InputError, OutputExistsError
+from rossam_geo.io.atomic import write_text_atomic
 from rossam_geo.synth.gpu_recipe import (
     GpuTrainSettings,
     Progress,
