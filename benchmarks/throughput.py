@@ -274,10 +274,15 @@ def run_path(
     if device.type == "cuda":
         torch.cuda.synchronize(device)
     seconds = time.perf_counter() - start
-    print(f"  {label}: {1000 * seconds / max(len(result.features), 1):.1f} ms/box", flush=True)
-    print(f"    stages (busy time): {result.timings.summary()}", flush=True)
     ok = int((result.features["status"] == "ok").sum())
     statuses = f"{ok}/{len(result.features)} ok"
+    print(
+        f"  {label}: {1000 * seconds / max(len(result.features), 1):.1f} ms/box, engine busy "
+        f"{recorder.engine_seconds / seconds:.0%}, peak {peak_memory_gib(device):.2f} GiB; {notes}; "
+        f"{statuses}",
+        flush=True,
+    )
+    print(f"    stages (busy time): {result.timings.summary()}", flush=True)
     return PathResult(
         label,
         seconds,
@@ -308,7 +313,11 @@ def run_engine_only(label: str, engine: object, n_boxes: int, device: torch.devi
         done += take
     sync(device)
     seconds = time.perf_counter() - start
-    print(f"  {label}: {1000 * seconds / n_boxes:.1f} ms/box (first call {first_call:.1f} s)", flush=True)
+    print(
+        f"  {label}: {1000 * seconds / n_boxes:.1f} ms/box (first call {first_call:.1f} s), batch {batch}, "
+        f"peak {peak_memory_gib(device):.2f} GiB",
+        flush=True,
+    )
     notes = f"batch {batch}; first call {first_call:.1f} s"
     return PathResult(label, seconds, seconds, n_boxes, peak_memory_gib(device), [], [], notes)
 
