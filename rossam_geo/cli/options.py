@@ -79,7 +79,7 @@ def speed_options(func: F) -> F:
             default="auto",
             show_default=True,
             help="SAM-family engines: fp32, bf16 autocast (bf16 = bf16-mixed) or a bf16 encoder (bf16-true) "
-            "(auto: bf16-true on CUDA, fp32 elsewhere).",
+            "(auto: bf16-mixed on CUDA, fp32 elsewhere).",
         ),
         click.option(
             "--attention",
@@ -92,8 +92,8 @@ def speed_options(func: F) -> F:
             "--compile/--no-compile",
             "compile_encoder",
             default=None,
-            help="SAM-family engines: torch.compile the encoder blocks (default: on for CUDA batches; the "
-            "first batch of a run compiles).",
+            help="SAM-family engines: torch.compile the encoder blocks for full batches (default: on for "
+            "CUDA batches; the first full batch of a run compiles, smaller passes run uncompiled).",
         ),
         click.option(
             "--tta",

@@ -9,7 +9,7 @@ Inference runs under ``torch.inference_mode()``. Speed options (see :mod:`rossam
 from __future__ import annotations
 
 import contextlib
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -42,7 +42,8 @@ class SamFamilyEngine:
         device: where it runs.
         precision: ``"fp32"``, ``"bf16-mixed"`` (autocast) or ``"bf16-true"`` (bf16 encoder weights).
         attention: the encoder's attention kernel, ``"reference"``, ``"sdpa"`` or ``"folded"``.
-        compiled: whether the encoder blocks are compiled (then every pass has the shape of a full batch).
+        compiled: whether compiled encoder blocks run the passes of at least half a batch (padded to a full
+            batch, so that one shape compiles); smaller passes run eagerly.
         prefetch_batches: batches the segment pipeline prepares ahead on a CPU thread (0: none).
         takes_windows: whether the pipeline should call :meth:`predict_windows` with raster windows (the
             resampling then runs on the device) instead of :meth:`predict` with model inputs.
@@ -71,12 +72,14 @@ class SamFamilyEngine:
             device: ``"auto"``, ``"cpu"``, ``"cuda"`` (``"cuda:N"``) or ``"mps"``.
             batch_size: objects per forward pass; ``"auto"``: as many as fit in the free CUDA memory (1 on
                 other devices); None: ``"auto"`` on CUDA, :data:`DEFAULT_MAX_BATCH` elsewhere.
-            precision: ``"auto"`` (bf16-true on CUDA, fp32 elsewhere), ``"fp32"``, ``"bf16"`` /
+            precision: ``"auto"`` (bf16-mixed on CUDA, fp32 elsewhere), ``"fp32"``, ``"bf16"`` /
                 ``"bf16-mixed"`` (autocast) or ``"bf16-true"`` (see :mod:`rossam_geo.model.fast`).
             attention: ``"auto"`` (folded on CUDA, reference elsewhere), ``"reference"``, ``"sdpa"`` or
                 ``"folded"``.
-            compile: ``torch.compile`` the encoder blocks; ``"auto"``: on CUDA when batches hold more than
-                one object (the first pass of a new batch shape compiles, see docs/performance.md).
+            compile: run passes of at least half a batch through ``torch.compile`` versions of the encoder
+                blocks; ``"auto"``: on CUDA when batches hold more than one object. The first such pass
+                compiles (see docs/performance.md); smaller passes, such as one box drawn in QGIS, run
+                eagerly and never wait for a compilation.
             prefetch: batches read ahead by the segment pipeline (0: read in the main thread).
             tta: test-time augmentation, ``"none"``, ``"flips"`` (4 passes) or ``"d8"`` (8 passes): the
                 logits of the flipped / transposed inputs are mapped back and averaged
@@ -90,6 +93,7 @@ class SamFamilyEngine:
         """
         from rossam_geo.model.fast import (
             auto_batch_size,
+            compiled_blocks,
             configure_for_inference,
             resolve_attention,
             resolve_precision,
@@ -120,19 +124,14 @@ class SamFamilyEngine:
         self._symmetries = symmetries(tta)
         self.model = model.to(self.device).eval()
         self.input_size_px: int | None = model.image_size_px
-        configure_for_inference(
-            self.model, attention=self.attention, compile_encoder=False, precision=self.precision
-        )
+        configure_for_inference(self.model, attention=self.attention, precision=self.precision)
         if batch_size == "auto" or (batch_size is None and self.device.type == "cuda"):
             self.max_batch = auto_batch_size(self.model, self.mode, self.precision)
         else:
             self.max_batch = int(batch_size) if batch_size else DEFAULT_MAX_BATCH.get(self.device.type, 1)
         on_cuda = self.device.type == "cuda"
         self.compiled = bool(compile) if compile != "auto" else on_cuda and self.max_batch > 1
-        if self.compiled:
-            configure_for_inference(
-                self.model, attention=self.attention, compile_encoder=True, precision=self.precision
-            )
+        self._runners = compiled_blocks(self.model) if self.compiled else None
         auto_windows = on_cuda and len(self._symmetries) == 1
         self.takes_windows = bool(device_resample) if device_resample != "auto" else auto_windows
         if self.takes_windows and len(self._symmetries) > 1:
@@ -152,17 +151,24 @@ class SamFamilyEngine:
             return tensor.pin_memory().to(self.device, non_blocking=True)
         return tensor.to(self.device)
 
-    def _pad_to_pass(
+    def _pass_inputs(
         self, images: np.ndarray, boxes: np.ndarray, per_pass: int
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """A compiled encoder runs every pass at the full batch shape: repeat the last object to fill it."""
-        missing = per_pass - images.shape[0]
-        if not self.compiled or missing <= 0:
-            return images, boxes
-        return (
-            np.concatenate([images, np.repeat(images[-1:], missing, axis=0)]),
-            np.concatenate([boxes, np.repeat(boxes[-1:], missing, axis=0)]),
-        )
+    ) -> tuple[np.ndarray, np.ndarray, Any]:
+        """``(images, boxes, runners)`` of one encoder pass.
+
+        The compiled blocks run passes of the full batch shape only (one compilation per engine): a pass
+        holding at least half a batch is padded to it by repeating its last object; a smaller one (the last
+        objects of a run, a single box drawn in QGIS) runs the blocks eagerly rather than compiling a new
+        shape or computing a mostly padded batch.
+        """
+        count = images.shape[0]
+        if self._runners is None or 2 * count < per_pass:
+            return images, boxes, None
+        missing = per_pass - count
+        if missing > 0:
+            images = np.concatenate([images, np.repeat(images[-1:], missing, axis=0)])
+            boxes = np.concatenate([boxes, np.repeat(boxes[-1:], missing, axis=0)])
+        return images, boxes, self._runners
 
     def _check_boxes(self, boxes_px_xyxy: np.ndarray, count: int) -> np.ndarray:
         boxes = np.asarray(boxes_px_xyxy, dtype=np.float64)
@@ -204,12 +210,12 @@ class SamFamilyEngine:
                 chunk_images, chunk_boxes = augment(
                     images[start : start + count], boxes[start : start + count], size or 0, variants
                 )
-                chunk_images, chunk_boxes = self._pad_to_pass(
+                chunk_images, chunk_boxes, runners = self._pass_inputs(
                     chunk_images, chunk_boxes, per_pass * len(variants)
                 )
                 chunk = self._to_device(chunk_images)
                 box_chunk = self._to_device(chunk_boxes.astype(np.float32))
-                logits, scores = self.model.predict(chunk, box_chunk, mode=self.mode)  # type: ignore[arg-type]
+                logits, scores = self.model.predict(chunk, box_chunk, mode=self.mode, runners=runners)  # type: ignore[arg-type]
                 kept = count * len(variants)
                 # One device-to-host synchronisation per chunk: the scores ride along with the logits.
                 side = logits.shape[-1]
@@ -273,12 +279,12 @@ class SamFamilyEngine:
         with torch.inference_mode(), self._autocast():
             for start in range(0, windows.shape[0], per_pass):
                 count = min(per_pass, windows.shape[0] - start)
-                chunk, chunk_boxes = self._pad_to_pass(
+                chunk, chunk_boxes, runners = self._pass_inputs(
                     windows[start : start + count], boxes_model[start : start + count], per_pass
                 )
                 images = windows_to_model_input(self._to_device(chunk), (rows, cols), size)
                 box_tensor = self._to_device(chunk_boxes.astype(np.float32))
-                embeddings, interm = self.model.encode(images)
+                embeddings, interm = self.model.encode(images, runners)
                 low, scores = self.model.decode_boxes(embeddings, interm, box_tensor, self.mode)  # type: ignore[arg-type]
                 masks = logits_to_window_masks(low[:count], (rows, cols), (height, width), size)
                 masks_parts.append(masks.cpu().numpy().astype(bool))

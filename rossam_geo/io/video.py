@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["open_video", "write_image_rgb"]
+__all__ = ["looks_like_text", "open_video", "write_image_rgb"]
 
 
 def open_video(path: str | Path) -> Any:
@@ -15,6 +15,21 @@ def open_video(path: str | Path) -> Any:
     import cv2
 
     return cv2.VideoCapture(str(path))
+
+
+def looks_like_text(path: str | Path, sniff_bytes: int = 4096) -> bool:
+    """True when the file's first ``sniff_bytes`` bytes are text (every video container has a binary
+    header), so a text file named as a video is refused before a decoder tries it."""
+    with open(path, "rb") as f:
+        head = f.read(sniff_bytes)
+    if not head or b"\0" in head:
+        return False
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        if exc.start < len(head) - 4:  # not merely a character cut at the end of the sample
+            return False
+    return True
 
 
 def write_image_rgb(path: str | Path, image_rgb_u8: np.ndarray) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+
 import torch
 from segment_anything.modeling import ImageEncoderViT
 from torch.utils.checkpoint import checkpoint
@@ -18,11 +20,15 @@ class RosSamImageEncoder(ImageEncoderViT):
 
     gradient_checkpointing: bool = False
 
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:  # type: ignore[override]
+    def forward(  # type: ignore[override]
+        self, x: torch.Tensor, runners: Sequence[Callable[[torch.Tensor], torch.Tensor]] | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """Encode normalised images.
 
         Args:
             x: (B, 3, S, S) normalised images, S = the configured image size.
+            runners: one callable per block that runs it (compiled versions of the blocks, sharing their
+                parameters); None: the blocks themselves.
 
         Returns:
             ``(image_embeddings, interm_embeddings)``: (B, C, S/16, S/16) neck output (C = prompt embed
@@ -33,11 +39,11 @@ class RosSamImageEncoder(ImageEncoderViT):
             x = x + self.pos_embed
         interm: torch.Tensor | None = None
         use_checkpoint = self.gradient_checkpointing and self.training and torch.is_grad_enabled()
-        for block in self.blocks:
+        for index, block in enumerate(self.blocks):
             if use_checkpoint:
                 x = checkpoint(block, x, use_reentrant=False)
             else:
-                x = block(x)
+                x = block(x) if runners is None else runners[index](x)
             if interm is None and block.window_size == 0:
                 interm = x
         if interm is None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Literal
 
 import numpy as np
@@ -257,6 +257,7 @@ class RosSam(nn.Module):
         images_rgb_u8: np.ndarray | torch.Tensor,
         boxes_px_xyxy: np.ndarray | torch.Tensor,
         mode: PredictMode = "hq",
+        runners: Sequence[Callable[[torch.Tensor], torch.Tensor]] | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Segment one object per image (inference).
 
@@ -285,14 +286,21 @@ class RosSam(nn.Module):
             raise InputError(
                 f"got {images.shape[0]} images but {boxes.shape[0]} boxes; give one box per image"
             )
-        embeddings, interm = self.encode(images.permute(0, 3, 1, 2))
+        embeddings, interm = self.encode(images.permute(0, 3, 1, 2), runners)
         logits_low, scores = self.decode_boxes(embeddings, interm, boxes, mode)
         size = self.image_size_px
         logits = F.interpolate(logits_low.float(), (size, size), mode="bilinear", align_corners=False)
         return logits[:, 0], scores
 
-    def encode(self, images_rgb: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def encode(
+        self,
+        images_rgb: torch.Tensor,
+        runners: Sequence[Callable[[torch.Tensor], torch.Tensor]] | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """Run the image encoder on (B, 3, S, S) RGB images on the 0-255 scale.
+
+        ``runners`` optionally run the encoder blocks (compiled versions, see
+        :func:`rossam_geo.model.fast.compiled_blocks`).
 
         An encoder converted to bfloat16 (:func:`rossam_geo.model.fast.configure_for_inference` with
         ``precision="bf16-true"``) runs outside autocast, so that its residual stream, layer norms and
@@ -304,9 +312,9 @@ class RosSam(nn.Module):
         images = self.preprocess(images_rgb)
         encoder_dtype = self.image_encoder.patch_embed.proj.weight.dtype
         if encoder_dtype == images.dtype:
-            return self.image_encoder(images)
+            return self.image_encoder(images, runners)
         with torch.autocast(images.device.type, enabled=False):
-            embeddings, interm = self.image_encoder(images.to(encoder_dtype))
+            embeddings, interm = self.image_encoder(images.to(encoder_dtype), runners)
         decoder_dtype = self.pixel_mean.dtype
         return embeddings.to(decoder_dtype), interm.to(decoder_dtype)
 

@@ -27,7 +27,7 @@ from affine import Affine
 
 from rossam_geo.errors import InputError, RasterError
 from rossam_geo.io.files import list_files
-from rossam_geo.io.video import open_video
+from rossam_geo.io.video import looks_like_text, open_video
 
 if TYPE_CHECKING:
     from rossam_geo.io import SceneInfo
@@ -199,20 +199,6 @@ def _quiet_ffmpeg() -> None:
     os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", _FFMPEG_QUIET)
 
 
-def _looks_like_text(path: Path) -> bool:
-    """True when the file's first bytes are text (no video container starts so: all have binary headers)."""
-    with open(path, "rb") as f:
-        head = f.read(_SNIFF_BYTES)
-    if not head or b"\0" in head:
-        return False
-    try:
-        head.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        if exc.start < len(head) - 4:  # not merely a character cut at the end of the sample
-            return False
-    return True
-
-
 _NOT_A_VIDEO = "; pass a video file (MP4, AVI, MKV...) that OpenCV decodes, or a folder of frame images"
 
 
@@ -229,7 +215,7 @@ class VideoFileFrames(FrameSource):
 
         self.path = str(path)
         self.read_errors: dict[int, str] = {}
-        if _looks_like_text(Path(self.path)):
+        if looks_like_text(Path(self.path), _SNIFF_BYTES):
             raise RasterError(f"{self.path!r} is a text file, not a video{_NOT_A_VIDEO}")
         _quiet_ffmpeg()
         capture = open_video(self.path)

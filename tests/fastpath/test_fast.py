@@ -24,7 +24,7 @@ CPU, CUDA = torch.device("cpu"), torch.device("cuda")
 
 
 def test_auto_settings_depend_on_the_device():
-    assert resolve_precision("auto", CPU) == "fp32" and resolve_precision("auto", CUDA) == "bf16-true"
+    assert resolve_precision("auto", CPU) == "fp32" and resolve_precision("auto", CUDA) == "bf16-mixed"
     assert resolve_precision("bf16", CPU) == "bf16-mixed" and resolve_precision("fp32", CUDA) == "fp32"
     assert resolve_precision("bf16-true", CPU) == "bf16-true"
     assert resolve_attention("auto", CPU) == "reference" and resolve_attention("auto", CUDA) == "folded"
@@ -124,43 +124,54 @@ def test_sdpa_fp32_engine_equals_reference_engine(tiny_rossam, blob_image):
     assert np.allclose(a.scores, b.scores, atol=1e-5)
 
 
-def test_compile_option_wraps_the_encoder_blocks(tiny_rossam):
+def test_compile_option_adds_compiled_blocks_beside_the_network(tiny_rossam):
     engine = build_rossam_engine(model=tiny_rossam, device="cpu", compile=True)
-    assert engine.compiled
-    blocks = engine.model.image_encoder.blocks
-    assert all(block._compiled_call_impl is not None for block in blocks)  # compiled on first forward
-    assert engine.model.mask_decoder._compiled_call_impl is None
+    assert engine.compiled and len(engine._runners) == len(engine.model.image_encoder.blocks)
+    assert all(isinstance(r, torch._dynamo.eval_frame.OptimizedModule) for r in engine._runners)
+    # the network itself is not compiled: its state-dict keys are SAM's and eager passes stay possible
+    assert all(block._compiled_call_impl is None for block in engine.model.image_encoder.blocks)
+    assert not any("_orig_mod" in key for key in engine.model.state_dict())
 
 
-def test_a_compiled_engine_pads_the_last_pass_to_the_full_batch(tiny_rossam, blob_image, monkeypatch):
+def test_compiled_blocks_run_passes_of_half_a_batch_or_more_padded_to_a_full_batch(
+    tiny_rossam, blob_image, monkeypatch
+):
     import copy
 
     plain = build_rossam_engine(model=copy.deepcopy(tiny_rossam), device="cpu", batch_size=4)
     padded = build_rossam_engine(model=tiny_rossam, device="cpu", batch_size=4)
-    padded.compiled = True  # the padding alone, without paying for a compilation
-    shapes: list[tuple[int, ...]] = []
+    # the routing alone, without paying for a compilation: eager blocks stand in for the compiled ones
+    padded._runners = list(padded.model.image_encoder.blocks)
+    padded.compiled = True
+    calls: list[tuple[int, bool]] = []
     predict = padded.model.predict
 
-    def recording_predict(images, boxes, mode):
-        shapes.append(tuple(images.shape))
-        return predict(images, boxes, mode=mode)
+    def recording_predict(images, boxes, mode, runners=None):
+        calls.append((images.shape[0], runners is not None))
+        return predict(images, boxes, mode=mode, runners=runners)
 
     monkeypatch.setattr(padded.model, "predict", recording_predict)
-    images = np.stack([np.asarray(np.resize(blob_image, (128, 128, 3)))] * 6)
-    boxes = np.array([[10, 10, 60, 50], [40, 60, 90, 120], [0, 0, 127, 127]] * 2, np.float64)
+    images = np.stack([np.asarray(np.resize(blob_image, (128, 128, 3)))] * 7)
+    boxes = np.array([[10, 10, 60, 50], [40, 60, 90, 120], [0, 0, 127, 127], [5, 5, 70, 70]] * 2, np.float64)[
+        :7
+    ]
     expected, actual = plain.predict(images, boxes), padded.predict(images, boxes)
-    assert shapes == [(4, 128, 128, 3), (4, 128, 128, 3)]  # 6 objects: a full pass and a padded one
-    assert actual.mask_logits.shape == (6, 128, 128)
+    assert calls == [(4, True), (4, True)]  # 4 objects, then 3 padded to 4: both through the compiled blocks
+    assert actual.mask_logits.shape == (7, 128, 128)
     np.testing.assert_allclose(actual.mask_logits, expected.mask_logits, atol=1e-4)
     np.testing.assert_allclose(actual.scores, expected.scores, atol=1e-5)
+    calls.clear()
+    single = padded.predict(images[:1], boxes[:1])  # one box drawn in QGIS: eager, not a padded batch
+    assert calls == [(1, False)]
+    np.testing.assert_allclose(single.mask_logits, expected.mask_logits[:1], atol=1e-4)
 
 
 def test_scores_are_clamped_to_the_unit_interval(tiny_rossam, blob_image, monkeypatch):
     engine = build_rossam_engine(model=tiny_rossam, device="cpu")
     predict = engine.model.predict
 
-    def out_of_range(images, boxes, mode):
-        logits, scores = predict(images, boxes, mode=mode)
+    def out_of_range(images, boxes, mode, runners=None):
+        logits, scores = predict(images, boxes, mode=mode, runners=runners)
         return logits, torch.tensor([-0.3, 1.7])
 
     monkeypatch.setattr(engine.model, "predict", out_of_range)

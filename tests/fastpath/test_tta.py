@@ -80,9 +80,9 @@ def test_variants_of_an_object_share_a_forward_pass(tiny_rossam, blob_image):
     calls: list[int] = []
     predict = engine.model.predict
 
-    def counting(images, boxes, mode):  # type: ignore[no-untyped-def]
+    def counting(images, boxes, mode, runners=None):  # type: ignore[no-untyped-def]
         calls.append(len(images))
-        return predict(images, boxes, mode=mode)
+        return predict(images, boxes, mode=mode, runners=runners)
 
     engine.model.predict = counting  # type: ignore[method-assign]
     size = engine.input_size_px
