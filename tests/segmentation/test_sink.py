@@ -109,7 +109,7 @@ def test_output_target_checks(tmp_path: Path):
     out = tmp_path / "out.gpkg"
     with pytest.raises(InputError, match=r"mode must be 'create', 'overwrite', 'append' or 'resume'"):
         OutputTarget(out, "objects", "keep").check()  # type: ignore[arg-type]
-    with pytest.raises(InputError, match=r"output layer name must be a non-empty name, got ''"):
+    with pytest.raises(InputError, match=r"out_layer must be a non-empty name, got ''"):
         OutputTarget(out, "", "create").check()
     with pytest.raises(InputError, match=r"'gpkg_contents' starts with a name GeoPackage reserves"):
         OutputTarget(out, "gpkg_contents", "append").check()
