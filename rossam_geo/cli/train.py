@@ -119,10 +119,12 @@ def train(**options: Any) -> None:
     logs/metrics.csv and a resume state. Multi-GPU: launch with `torchrun --nproc_per_node N`.
     """
     from rossam_geo.errors import RossamError
-    from rossam_geo.train.loop import train as run_training
 
     try:
         config = TrainConfig.from_options(**options)
+        config.check_paths()
+        from rossam_geo.train.loop import train as run_training
+
         result = run_training(config)
     except RossamError as exc:
         raise click.ClickException(str(exc)) from exc
