@@ -75,9 +75,10 @@ def connect(scheduler: str, *, worker_resources: dict[str, float] | None = None)
         try:
             client = Client(str(value))
         except OSError as exc:  # distributed reports a refused or timed-out connection as OSError
+            why = explain(exc, max_chars=500).split(": in <")[0]  # distributed adds the connector object
             raise InputError(
-                f"cannot reach the Dask scheduler at {str(value)!r} ({explain(exc, max_chars=160)}); "
-                "start it, or check the address"
+                f"cannot reach the Dask scheduler at {str(value)!r} ({why[:160]}); start it, or check the "
+                "address"
             ) from None
         with client:
             yield client

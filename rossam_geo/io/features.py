@@ -14,6 +14,7 @@ GeoPackage (often a user's whole project) are never touched.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import sqlite3
 import tempfile
@@ -305,10 +306,15 @@ def _write_error(exc: Exception, path: Path, layer: str) -> OutputError:
     problem = folder_problem(path.parent)
     if problem is not None:
         return OutputError(f"cannot write layer {layer!r} to {str(path)!r}: {problem}")
+    reason = _SQL_STATEMENT.sub("sqlite3_exec(...)", explain(exc, max_chars=1000))
     return OutputError(
-        f"cannot write layer {layer!r} to {str(path)!r} ({explain(exc, max_chars=200)}); check that the disk "
-        "has free space and the file is not open elsewhere, then run again with --resume"
+        f"cannot write layer {layer!r} to {str(path)!r} ({reason[:160]}); check that the disk has free space "
+        "and the file is not open elsewhere, then run again with --resume"
     )
+
+
+#: the SQL statement GDAL quotes in its errors, left out of ours.
+_SQL_STATEMENT = re.compile(r"sqlite3_exec\(.*?\)(?= failed)")
 
 
 def delete_features(path: str | Path, layer: str, fids: Sequence[int]) -> None:

@@ -166,7 +166,11 @@ class TrainConfig:
         """
         from rossam_geo.io.atomic import check_writable_folder
 
-        for option, value in (("--data", self.data), ("--val-data", self.val_data), ("--labels", self.labels)):
+        for option, value in (
+            ("--data", self.data),
+            ("--val-data", self.val_data),
+            ("--labels", self.labels),
+        ):
             if value and not Path(value).exists():
                 raise InputError(f"{option} {value!r} does not exist; check the path")
         check_writable_folder(self.output_path, option="--output-dir")

@@ -147,6 +147,7 @@ def train(config: TrainConfig, on_epoch_end: Callable[[EpochRecord], None] | Non
     from lightning.fabric.loggers import CSVLogger
     from torch.utils.data import DataLoader
 
+    from rossam_geo.io.atomic import check_writable_folder
     from rossam_geo.train.data import (
         AugmentedDataset,
         ClassFilter,
@@ -156,7 +157,6 @@ def train(config: TrainConfig, on_epoch_end: Callable[[EpochRecord], None] | Non
         open_dataset,
         split_indices,
     )
-    from rossam_geo.io.atomic import check_writable_folder
     from rossam_geo.train.losses import MaskLoss
     from rossam_geo.train.transforms import EvalTransform, TrainTransform
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import os
-import sqlite3
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -26,6 +25,7 @@ from typing import Any
 
 from tests.cli.bad_inputs import Workspace
 from tests.cli.row_process import ForkServer, Job, row_environment, run_subprocess
+from tests.geo.fakes import sql_content
 
 #: an error is reported in this many non-empty lines at most (click's usage errors take three).
 MAX_LINES = 3
@@ -162,15 +162,6 @@ def _strings(value: Any) -> Iterable[str]:
     elif isinstance(value, list):
         for item in value:
             yield from _strings(item)
-
-
-def sql_content(path: Path) -> str:
-    """Every row of an SQLite file (a GeoPackage) as SQL text, read without writing."""
-    connection = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
-    try:
-        return "\n".join(connection.iterdump())
-    finally:
-        connection.close()
 
 
 def prepare(row: Row, root: Path) -> dict[str, str]:
