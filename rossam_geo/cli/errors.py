@@ -24,7 +24,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 #: environment variable that makes commands without --verbose print the traceback of an error.
 TRACEBACK_ENV = "ROSSAM_GEO_TRACEBACK"
 #: names the library gives options whose command-line flag is not derived from the options types.
-EXTRA_FLAGS = {"out_layer": "--layer-name", "scheduler": "--scheduler"}
+EXTRA_FLAGS = {"output": "-o", "out_layer": "--layer-name", "scheduler": "--scheduler"}
 #: exit status of a run in which some boxes (or track masks) failed and others succeeded.
 EXIT_SOME_FAILED = 3
 #: exit status of a run in which no box (or track mask) got a polygon.

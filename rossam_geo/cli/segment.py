@@ -119,7 +119,6 @@ def segment(
         if preview is not None:
             raise click.UsageError("--preview draws one scene; run without --scheduler for a preview")
         target.check(fields=OUTPUT_COLUMNS)
-    check_writable_folder(out_path.parent, option="-o")
     if preview is not None:
         check_writable_folder(Path(preview).parent, option="--preview")
     if scheduler is None:

@@ -147,8 +147,9 @@ def tracks(frames: str, annotations: str, output: str, verbose: int, **options: 
     _run(frames, annotations, output, console, options)
 
 
-def _check_outputs(output: str, o: dict[str, Any]) -> None:
-    """Refuse, before any work, outputs that cannot be written: folders, the layer name, the scheduler."""
+def _check_outputs(o: dict[str, Any]) -> None:
+    """Refuse, before any work, outputs that cannot be written: the layer name, the scheduler, the folders of
+    the extra outputs (the GeoPackage's is checked with it)."""
     from rossam_geo.io.atomic import check_writable_folder
     from rossam_geo.segmentation.options import check_layer_name
     from rossam_geo.validate import parse_scheduler_address
@@ -156,7 +157,6 @@ def _check_outputs(output: str, o: dict[str, Any]) -> None:
     check_layer_name(o["layer_name"], "out_layer")
     if o["scheduler"]:
         parse_scheduler_address(o["scheduler"])
-    check_writable_folder(Path(output).parent, option="-o")
     for option, value in (("--masks-dir", o["masks_dir"]), ("--coco", o["coco"]), ("--report", o["report"])):
         if value:
             check_writable_folder(
@@ -182,7 +182,7 @@ def _run(frames: str, annotations: str, output: str, console: Any, o: dict[str, 
         min_region_px=o["min_region_px"],
         min_score=o["min_score"],
     )
-    _check_outputs(output, o)
+    _check_outputs(o)
     source = open_frames(frames, number_from=o["frame_numbering"], bands=o["bands"])
     source.check(options)
     boxes = read_annotations(

@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from rossam_geo.errors import InputError, OutputExistsError
+from rossam_geo.errors import InputError, OptionError, OutputExistsError
+from rossam_geo.io.atomic import folder_problem
 from rossam_geo.segmentation.options import check_layer_name
 
 if TYPE_CHECKING:
@@ -68,7 +69,8 @@ class OutputTarget:
 
         Raises:
             InputError: a wrong mode, extension or layer name, the prompts' own layer, an existing file that
-                is not a readable GeoPackage, or a layer to add to that lacks one of ``fields``.
+                is not a readable GeoPackage, a layer to add to that lacks one of ``fields``, or a folder
+                where no file can be created (read-only, full; an ``OptionError`` of ``output``).
             OutputExistsError: ``mode="create"`` and the file exists.
         """
         from rossam_geo import io
@@ -98,6 +100,9 @@ class OutputTarget:
             )
             raise OutputExistsError(f"output {str(path)!r} exists; {hint}")
         io.check_geopackage(path, self.layer, fields if self.mode in ("append", "resume") else ())
+        problem = folder_problem(path.parent)
+        if problem is not None:
+            raise OptionError("output", f"{str(path)!r}: cannot write into {str(path.parent)!r}: {problem}")
 
 
 class LayerSink:

@@ -65,7 +65,7 @@ OTHER_CASES = [
         "tracks-output-folder-not-writable",
         (*TRACKS[:4], "/sys/tracks.gpkg", *BOX),
         1,
-        r"^Error: -o: cannot write into '/sys': permission denied",
+        r"^Error: -o '/sys/tracks.gpkg': cannot write into '/sys': permission denied",
     ),
     Case(
         "tracks-report-folder-not-writable",

@@ -225,21 +225,22 @@ OUTPUT_CASES = [
         "segment-output-folder-under-a-file",
         (*RUN[:4], "a_file/out.gpkg", *BOX),
         1,
-        r"^Error: -o: cannot write into 'a_file': 'a_file' is a file, not a folder$",
+        r"^Error: -o 'a_file/out.gpkg': cannot write into 'a_file': 'a_file' is a file, not a folder$",
         given=("a_file",),
     ),
     Case(
         "segment-output-folder-not-writable",
         (*RUN[:4], "/sys/out.gpkg", *BOX),
         1,
-        r"^Error: -o: cannot write into '/sys': permission denied; choose another folder",
+        r"^Error: -o '/sys/out.gpkg': cannot write into '/sys': permission denied; choose another folder",
     ),
     # ------------------------------------------------------------------ full disks
     Case(
         "segment-disk-full-before-the-run",
         RUN,
         1,
-        r"^Error: -o: cannot write into '\.': the disk is full \(or the quota is used up\); free some space",
+        r"^Error: -o 'out.gpkg': cannot write into '\.': the disk is full \(or the quota is used up\); free "
+        r"some space",
         disk_full=True,
     ),
     Case(
