@@ -3,12 +3,10 @@ requests sent to a running ``rossam-geo serve`` (see :mod:`tests.cli.test_bad_in
 
 from __future__ import annotations
 
-import os
-import stat
 from pathlib import Path
 from typing import Any
 
-from tests.cli.bad_input_rows_segment import BOX
+from tests.cli.bad_input_rows_segment import BOX, _default_mode
 from tests.cli.bad_input_table import PING, Case, WorkerCase
 
 EVAL_OUTPUTS = tuple(
@@ -23,10 +21,8 @@ TWENTY_MB = 20 * 1024 * 1024
 
 
 def _evaluation_files_have_the_default_mode(root: Path) -> None:
-    umask = os.umask(0)
-    os.umask(umask)
     for name in ("evaluation.json", "evaluation.md"):
-        assert stat.S_IMODE((root / "eval" / name).stat().st_mode) == 0o666 & ~umask
+        _default_mode(root / "eval" / name)
 
 
 OTHER_CASES = [

@@ -2,11 +2,11 @@
 
 A :class:`Case` is one command line of the real CLI; a :class:`WorkerCase` one request line sent to a real
 ``rossam-geo serve`` process, followed by a ``ping`` that the worker must still answer. Each row runs as a
-subprocess in its own folder, where the files its command names are built first
-(:mod:`tests.cli.bad_inputs`); :func:`run_rows` runs many rows at once on a pool of threads, one subprocess
-each, and returns an :class:`Outcome` per row for the row's own test to check.
+process of its own in its own folder, where the files its command names are built first
+(:mod:`tests.cli.bad_inputs`); :func:`run_rows` runs many rows at once on a pool of threads, one process
+each (:mod:`tests.cli.row_process`), and returns an :class:`Outcome` per row for the row's own test to check.
 
-Two rows simulate a full disk through :mod:`tests.cli.launch`: ``file_size_limit`` caps the size of every
+Two rows simulate a full disk (:mod:`tests.cli.launch`): ``file_size_limit`` caps the size of every
 file the process writes (the kernel then fails GDAL's and SQLite's writes, as a full disk does, with EFBIG
 instead of ENOSPC), and ``disk_full`` makes every ``os.write`` to a file fail with ENOSPC (what the
 writability probe meets on a full disk).

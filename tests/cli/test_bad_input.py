@@ -8,8 +8,11 @@ answers ``ping`` and ends cleanly at the end of input, without a traceback, and 
 
 The rows live in :mod:`tests.cli.bad_input_rows_segment`, :mod:`~tests.cli.bad_input_rows_output` and
 :mod:`~tests.cli.bad_input_rows_other`; the files they name are built by :mod:`tests.cli.bad_inputs`. The
-selected rows run at once on a few threads, one subprocess each (:func:`~tests.cli.bad_input_table.run_rows`,
+selected rows run at once on a few threads, one process each (:func:`~tests.cli.bad_input_table.run_rows`,
 ``ROSSAM_GEO_TEST_JOBS`` sets how many), before the first row's test; each row's test then checks its own.
+Each process is forked from a server that imported the libraries once (:mod:`tests.cli.forkserver`), which
+saves most of a row's CPU time; ``ROSSAM_GEO_TEST_FORKSERVER=0`` starts a fresh ``python -m rossam_geo`` per
+row instead.
 """
 
 from __future__ import annotations
