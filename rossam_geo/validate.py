@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Literal
 from urllib.parse import urlsplit
 
-from rossam_geo.errors import CRSError, InputError
+from rossam_geo.errors import CRSOptionError, OptionError
 
 if TYPE_CHECKING:
     import pyproj
@@ -36,7 +36,8 @@ def parse_crs(value: str | pyproj.CRS, *, option: str = "CRS") -> pyproj.CRS:
     """The CRS named by ``value`` (any input ``pyproj.CRS.from_user_input`` takes; a CRS is returned as is).
 
     Raises:
-        CRSError: pyproj does not know it (``foo``, ``EPSG:999999``, an empty string).
+        CRSOptionError: pyproj does not know it (``foo``, ``EPSG:999999``, an empty string); a
+            :class:`~rossam_geo.errors.CRSError` naming ``option``.
     """
     import pyproj
 
@@ -47,9 +48,10 @@ def parse_crs(value: str | pyproj.CRS, *, option: str = "CRS") -> pyproj.CRS:
             return pyproj.CRS.from_user_input(value)
         except pyproj.exceptions.CRSError:
             pass
-    raise CRSError(
-        f"{option} {shorten(value)} is not a CRS pyproj knows; give an EPSG code such as EPSG:4326, a WKT "
-        "or a PROJ string"
+    raise CRSOptionError(
+        option,
+        f"{shorten(value)} is not a CRS pyproj knows; give an EPSG code such as EPSG:4326, a WKT or a PROJ "
+        "string",
     )
 
 
@@ -63,7 +65,7 @@ def parse_scheduler_address(
     connection is made.
 
     Raises:
-        InputError: ``local`` without a positive count, an unknown protocol, or an address without a port.
+        OptionError: ``local`` without a positive count, an unknown protocol, or an address without a port.
     """
     hint = "give local:N for N local workers, or a scheduler address such as tcp://127.0.0.1:8786"
     text = address.strip() if isinstance(address, str) else ""
@@ -71,7 +73,7 @@ def parse_scheduler_address(
         count = text.partition(":")[2].strip()
         if count.isdigit() and int(count) >= 1:
             return "local", int(count)
-        raise InputError(f"{option} {shorten(address)} needs a worker count of 1 or more; {hint}")
+        raise OptionError(option, f"{shorten(address)} needs a worker count of 1 or more; {hint}")
     if text:
         from distributed.comm.addressing import parse_address, parse_host_port
         from distributed.comm.registry import get_backend
@@ -85,14 +87,14 @@ def parse_scheduler_address(
             pass
         else:
             return "remote", text
-    raise InputError(f"{option} {shorten(address)} is not a scheduler address; {hint}")
+    raise OptionError(option, f"{shorten(address)} is not a scheduler address; {hint}")
 
 
 def check_download_url(url: str, *, option: str = "--url") -> str:
     """``url`` when it is an ``https://`` or ``http://`` URL with a host, or a ``file://`` URL with a path.
 
     Raises:
-        InputError: any other value (``notaurl``, ``ftp://...``, ``https:///file``).
+        OptionError: any other value (``notaurl``, ``ftp://...``, ``https:///file``).
     """
     text = url.strip() if isinstance(url, str) else ""
     parts = urlsplit(text)
@@ -101,7 +103,8 @@ def check_download_url(url: str, *, option: str = "--url") -> str:
         return text
     if scheme == "file" and parts.path:
         return text
-    raise InputError(
-        f"{option} {shorten(url)} is not a download URL; give a full https://, http:// or file:// URL, e.g. "
-        "https://example.org/weights/sam_vit_b_01ec64.pth"
+    raise OptionError(
+        option,
+        f"{shorten(url)} is not a download URL; give a full https://, http:// or file:// URL, e.g. "
+        "https://example.org/weights/sam_vit_b_01ec64.pth",
     )

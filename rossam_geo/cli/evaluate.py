@@ -7,6 +7,7 @@ from typing import Any
 
 import click
 
+from rossam_geo.cli.errors import user_errors
 from rossam_geo.engines import weight_free_engines
 
 
@@ -107,6 +108,7 @@ def _echo_progress(engine: str, image: str, done: int, total: int) -> None:
 )
 @click.option("--overwrite", is_flag=True, help="Replace existing outputs in --out-dir.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress messages.")
+@user_errors
 def evaluate(
     pred: Path | None,
     gt: Path | None,

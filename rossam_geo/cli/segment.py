@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import sys
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import click
 
+from rossam_geo.cli.errors import run_status, user_errors
 from rossam_geo.cli.options import (
     model_options,
     prompt_options,
@@ -48,6 +50,7 @@ from rossam_geo.cli.options import (
     help="Dask scheduler address or local:N; SCENE may then be a folder of rasters (one task per scene).",
 )
 @verbosity_options
+@user_errors
 def segment(
     scene: str,
     prompts: str,
@@ -76,15 +79,23 @@ def segment(
 
     Features are written in chunks as the run goes (each chunk one transaction added to the layer), so an
     interrupted run keeps what it finished; --resume then segments only the prompts missing from the output.
+
+    \b
+    Exit status:
+      0  every box was segmented (boxes outside the raster or empty are skipped, not failed)
+      3  some boxes failed (their features say why), others were segmented
+      4  no box got a polygon (all failed or were skipped)
+      1  an error: a bad option, file or output; reported before any work, nothing written
+      2  a command-line mistake (unknown option, missing file)
     """
     from rich.console import Console
 
     from rossam_geo.api import split_options
-    from rossam_geo.errors import RossamError
-    from rossam_geo.segmentation.scene_file import check_target
+    from rossam_geo.io.atomic import check_writable_folder
+    from rossam_geo.segmentation.scene_file import check_inputs, check_target
     from rossam_geo.segmentation.sink import OutputTarget
 
-    console = Console(stderr=True, quiet=quiet)
+    console = Console(stderr=True, quiet=quiet, soft_wrap=True)
     if overwrite and append:
         raise click.UsageError("use either --overwrite or --append, not both")
     if overwrite and resume:
@@ -96,36 +107,41 @@ def segment(
     if preview is not None and Path(preview).exists() and not overwrite:
         raise click.ClickException(f"preview {preview!r} exists; use --overwrite to replace it")
     speed = speed_engine_options(engine, precision, attention, compile_encoder, tta)
-    try:
-        run_options, read_options = split_options(options)
-        target = OutputTarget(out_path, layer_name, mode)  # type: ignore[arg-type]
-        if scheduler is None:
-            check_target(target, prompts, read_options)
-        else:
-            target.check()
-    except RossamError as exc:
-        raise click.ClickException(str(exc)) from exc
+    run_options, read_options = split_options(options)
+    target = OutputTarget(out_path, layer_name, mode)  # type: ignore[arg-type]
+    if scheduler is None:
+        check_target(target, prompts, read_options)
+    else:
+        from rossam_geo.segmentation.features import OUTPUT_COLUMNS
+        from rossam_geo.validate import parse_scheduler_address
+
+        parse_scheduler_address(scheduler)
+        if preview is not None:
+            raise click.UsageError("--preview draws one scene; run without --scheduler for a preview")
+        target.check(fields=OUTPUT_COLUMNS)
+    if preview is not None:
+        check_writable_folder(Path(preview).parent, option="--preview")
+    if scheduler is None:
+        check_inputs(scene, prompts, run_options, read_options)
     # Output folders are created up front, so a long run never fails at the very end for want of one.
     for folder in {out_path.parent, *([Path(preview).parent] if preview is not None else [])}:
         folder.mkdir(parents=True, exist_ok=True)
     model = {"engine": engine, "weights": weights, "device": device, "engine_options": speed}
     if scheduler is not None:
-        _run_distributed(scene, prompts, target, scheduler, preview, console, model, options)
+        _run_distributed(scene, prompts, target, scheduler, console, model, options)
         return
-    try:
-        from rossam_geo.api import Segmenter
+    from rossam_geo.api import Segmenter
 
-        segmenter = Segmenter(
-            engine, weights=weights, device=device, batch_size=run_options.batch_size, **speed
-        )
-        result = segmenter.segment_to_file(
-            scene, prompts, out_path, out_layer=layer_name, mode=target.mode, progress=not quiet, **options
-        )
-        if preview is not None:
-            _write_preview(result, scene, run_options.bands, preview)
-    except RossamError as exc:
-        raise click.ClickException(str(exc)) from exc
+    segmenter = Segmenter(engine, weights=weights, device=device, batch_size=run_options.batch_size, **speed)
+    result = segmenter.segment_to_file(
+        scene, prompts, out_path, out_layer=layer_name, mode=target.mode, progress=not quiet, **options
+    )
+    if preview is not None:
+        _write_preview(result, scene, run_options.bands, preview)
     _summary(console, result, output, layer_name, verbose)
+    status = run_status(Counter(result.features["status"]))
+    if status:
+        sys.exit(status)
 
 
 def _run_distributed(
@@ -133,26 +149,20 @@ def _run_distributed(
     prompts: str,
     target: Any,
     scheduler: str,
-    preview: str | None,
     console: Any,
     model: dict[str, Any],
     options: dict[str, Any],
 ) -> None:
     """``--scheduler``: one Dask task per scene of SCENE (a raster or a folder), into one GeoPackage."""
     from rossam_geo.distributed.segment import segment_command
-    from rossam_geo.errors import RossamError
 
-    if preview is not None:
-        raise click.UsageError("--preview draws one scene; run without --scheduler for a preview")
-    try:
-        result = segment_command(
-            [scene], prompts, str(target.path), scheduler=scheduler, mode=target.mode,
-            out_layer=target.layer, console=console, **model, **options,
-        )  # fmt: skip
-    except RossamError as exc:
-        raise click.ClickException(str(exc)) from exc
-    if result.failed:
-        raise SystemExit(1)
+    result = segment_command(
+        [scene], prompts, str(target.path), scheduler=scheduler, mode=target.mode,
+        out_layer=target.layer, console=console, **model, **options,
+    )  # fmt: skip
+    status = run_status(result.status_counts, len(result.failed))
+    if status:
+        sys.exit(status)
 
 
 def _write_preview(result: Any, scene: str, bands: Any, preview: str) -> None:
@@ -187,10 +197,12 @@ def _summary(console: Any, result: Any, output: str, layer: str, verbose: int) -
     )
     problems = features[features["status"] != "ok"]
     for reason, count in Counter(problems["reason"]).most_common():
-        console.print(f"  {count} x {escape(str(reason))}")
+        console.print(f"  {count} x {escape(str(reason))}", highlight=False)
     if verbose:
         for _, row in problems.iterrows():
-            console.print(escape(f"  prompt {row['prompt_id']}: {row['status']}: {row['reason']}"))
+            console.print(
+                escape(f"  prompt {row['prompt_id']}: {row['status']}: {row['reason']}"), highlight=False
+            )
     if result.already_done:
         console.print(f"{result.already_done} boxes were already in the output (resumed run)")
     console.print(

@@ -6,6 +6,8 @@ import logging
 
 import click
 
+from rossam_geo.cli.errors import user_errors
+
 
 @click.command()
 @click.option(
@@ -17,6 +19,7 @@ import click
 )
 @click.option("-v", "--verbose", is_flag=True, help="Log debug messages to stderr.")
 @click.option("-q", "--quiet", is_flag=True, help="Log only warnings and errors to stderr.")
+@user_errors
 def serve(max_message_mib: float, verbose: bool, quiet: bool) -> None:
     """Answer JSON-RPC 2.0 requests on stdin/stdout, one message per line, keeping the model loaded.
 

@@ -9,6 +9,7 @@ from typing import Any
 
 import click
 
+from rossam_geo.cli.errors import run_status, user_errors
 from rossam_geo.cli.options import engine_options, parse_bands, verbosity_options
 from rossam_geo.engines import weight_free_engines
 from rossam_geo.pipeline.polygons import DEFAULT_MIN_REGION_PX
@@ -122,25 +123,46 @@ def _parse_class_map(ctx: click.Context, param: click.Parameter, value: str | No
 @click.option("--overwrite", is_flag=True, help="Replace existing outputs.")
 @click.option("--resume", is_flag=True, help="Continue an interrupted run into the existing output.")
 @verbosity_options
-def tracks(frames: str, annotations: str, output: str, **options: Any) -> None:
+@user_errors
+def tracks(frames: str, annotations: str, output: str, verbose: int, **options: Any) -> None:
     """Segment every annotated object in every frame of FRAMES into one polygon per (frame, track).
 
     FRAMES is a folder of frames (GeoTIFF, or PNG/JPEG in pixel coordinates) or a video file; ANNOTATIONS is
     a MOT file, a SatSOT/VISO file or folder, or a SAT-MTB boxes folder. A run stopped at any point continues
     with --resume.
+
+    \b
+    Exit status:
+      0  every object of every frame was segmented (or skipped)
+      3  some masks or chunks failed (run again with --resume to retry failed chunks), others succeeded
+      4  no mask got a polygon
+      1  an error: a bad option, file or output; reported before any work
+      2  a command-line mistake (unknown option, missing file)
     """
     from rich.console import Console
 
-    from rossam_geo.errors import RossamError
-
-    console = Console(stderr=True, quiet=options["quiet"])
+    console = Console(stderr=True, quiet=options["quiet"], soft_wrap=True)
     if options["overwrite"] and options["resume"]:
         raise click.UsageError("choose one of --overwrite and --resume")
-    try:
-        _run(frames, annotations, output, console, options)
-    except RossamError as exc:
-        console.print(f"[red]error:[/red] {exc}", highlight=False)
-        sys.exit(2)
+    _run(frames, annotations, output, console, options)
+
+
+def _check_outputs(o: dict[str, Any]) -> None:
+    """Refuse, before any work, outputs that cannot be written: the layer name, the scheduler, the folders of
+    the extra outputs (the GeoPackage's is checked with it)."""
+    from rossam_geo.io.atomic import check_writable_folder
+    from rossam_geo.segmentation.options import check_layer_name
+    from rossam_geo.validate import parse_scheduler_address
+
+    check_layer_name(o["layer_name"], "out_layer")
+    if o["scheduler"]:
+        parse_scheduler_address(o["scheduler"])
+    for option, value in (("--masks-dir", o["masks_dir"]), ("--coco", o["coco"]), ("--report", o["report"])):
+        if value:
+            check_writable_folder(
+                Path(value) if option == "--masks-dir" else Path(value).parent, option=option
+            )
+    _check_extra_outputs(o)
 
 
 def _run(frames: str, annotations: str, output: str, console: Any, o: dict[str, Any]) -> None:
@@ -150,8 +172,19 @@ def _run(frames: str, annotations: str, output: str, console: Any, o: dict[str, 
     from rossam_geo.video.tracks import TrackJob, output_crs_of
 
     started = time.perf_counter()
-    _check_extra_outputs(o)
+    options = SegmentOptions(
+        bands=o["bands"],
+        batch_size=o["batch_size"],
+        crop_size=o["crop_size"],
+        upsample=o["upsample"],
+        all_parts=o["all_parts"],
+        simplify_px=o["simplify_px"],
+        min_region_px=o["min_region_px"],
+        min_score=o["min_score"],
+    )
+    _check_outputs(o)
     source = open_frames(frames, number_from=o["frame_numbering"], bands=o["bands"])
+    source.check(options)
     boxes = read_annotations(
         annotations,
         format=None if o["fmt"] == "auto" else o["fmt"],
@@ -167,16 +200,6 @@ def _run(frames: str, annotations: str, output: str, console: Any, o: dict[str, 
     if fps is None and o["start_time"] and video_fps:
         fps = video_fps
         console.print(f"timestamps use the video's frame rate, {fps:g} frames per second")
-    options = SegmentOptions(
-        bands=o["bands"],
-        batch_size=o["batch_size"],
-        crop_size=o["crop_size"],
-        upsample=o["upsample"],
-        all_parts=o["all_parts"],
-        simplify_px=o["simplify_px"],
-        min_region_px=o["min_region_px"],
-        min_score=o["min_score"],
-    )
     job = TrackJob(
         frames_path=str(frames),
         number_from=o["frame_numbering"],
@@ -204,8 +227,9 @@ def _run(frames: str, annotations: str, output: str, console: Any, o: dict[str, 
     for index, error in result.failed_chunks:
         console.print(f"[red]chunk {index} failed[/red]: {error}; run again with --resume to retry it")
     _derived_outputs(source, output, o, console)
-    if result.failed_chunks:
-        sys.exit(1)
+    status = run_status(result.status_counts, len(result.failed_chunks))
+    if status:
+        sys.exit(status)
 
 
 def _check_extra_outputs(o: dict[str, Any]) -> None:

@@ -8,6 +8,7 @@ from typing import Any
 import click
 import tomllib
 
+from rossam_geo.cli.errors import user_errors
 from rossam_geo.train.config import DATA_FORMATS, LOSS_SAMPLINGS, MODEL_NAMES, PRECISIONS, TrainConfig
 
 _DEFAULTS = TrainConfig(data="", output_dir="")
@@ -113,6 +114,7 @@ def _opt(name: str, help_text: str, **kwargs: Any) -> Any:
 @_opt("resume", "Continue from OUTPUT_DIR/state/last.ckpt.")
 @_opt("overwrite", "Start over in an OUTPUT_DIR that holds a run.")
 @_opt("progress", "Show a progress bar.")
+@user_errors
 def train(**options: Any) -> None:
     """Fine-tune ROS-SAM: LoRA on q/v, the last encoder block and both mask decoders, updated alternately.
 
@@ -120,10 +122,12 @@ def train(**options: Any) -> None:
     logs/metrics.csv and a resume state. Multi-GPU: launch with `torchrun --nproc_per_node N`.
     """
     from rossam_geo.errors import RossamError
-    from rossam_geo.train.loop import train as run_training
 
     try:
         config = TrainConfig.from_options(**options)
+        config.check_paths()
+        from rossam_geo.train.loop import train as run_training
+
         result = run_training(config)
     except RossamError as exc:
         raise click.ClickException(str(exc)) from exc

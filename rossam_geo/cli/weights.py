@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
+from rossam_geo.cli.errors import user_errors
+
 if TYPE_CHECKING:
     from rossam_geo.weights import WeightsEntry
 
@@ -32,6 +34,7 @@ def weights() -> None:
 
 @weights.command("list")
 @_cache_dir_option
+@user_errors
 def list_command(cache_dir: Path | None) -> None:
     """Show the registered checkpoints, their checksums and whether they are cached."""
     from rich.console import Console
@@ -94,6 +97,7 @@ def list_command(cache_dir: Path | None) -> None:
     help="Seconds to wait for the connection and for each block of data.",
 )
 @click.option("--no-progress", is_flag=True, help="Do not show a progress bar.")
+@user_errors
 def fetch_command(
     name: str, cache_dir: Path | None, url: str | None, force: bool, timeout_s: float, no_progress: bool
 ) -> None:
@@ -143,6 +147,7 @@ def _report_hash(entry: WeightsEntry, source_before: str, sha256: str | None, so
 )
 @_cache_dir_option
 @click.pass_context
+@user_errors
 def verify_command(
     ctx: click.Context, path: Path | None, expected_sha256: str | None, cache_dir: Path | None
 ) -> None:
@@ -177,6 +182,7 @@ def verify_command(
 @weights.command("path")
 @click.argument("name")
 @_cache_dir_option
+@user_errors
 def path_command(name: str, cache_dir: Path | None) -> None:
     """Print where checkpoint NAME lives in the cache (whether or not it is there yet)."""
     from rossam_geo.errors import RossamError

@@ -11,7 +11,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Literal
 
-from rossam_geo.errors import InputError
+from rossam_geo.errors import InputError, explain
 
 if TYPE_CHECKING:
     from distributed import Client
@@ -34,24 +34,15 @@ _CACHE_ATTR = "rossam_geo_engines"
 
 
 def parse_scheduler(address: str) -> tuple[Literal["local", "remote"], int | str]:
-    """Split a ``--scheduler`` value into ("local", worker count) or ("remote", address).
+    """Split a ``--scheduler`` value into ("local", worker count) or ("remote", address), without connecting
+    (:func:`rossam_geo.validate.parse_scheduler_address`).
 
     Raises:
-        InputError: ``local:`` without a positive worker count.
+        OptionError: ``local`` without a positive worker count, or not a scheduler address.
     """
-    if address.startswith("local"):
-        _, _, count = address.partition(":")
-        try:
-            n_workers = int(count)
-        except ValueError:
-            n_workers = 0
-        if n_workers < 1:
-            raise InputError(
-                f"scheduler {address!r} needs a worker count, e.g. local:2, or a scheduler address such as "
-                "tcp://127.0.0.1:8786"
-            )
-        return "local", n_workers
-    return "remote", address
+    from rossam_geo.validate import parse_scheduler_address
+
+    return parse_scheduler_address(address, option="scheduler")
 
 
 @contextmanager
@@ -81,7 +72,15 @@ def connect(scheduler: str, *, worker_resources: dict[str, float] | None = None)
         ):
             yield client
     else:
-        with Client(str(value)) as client:
+        try:
+            client = Client(str(value))
+        except OSError as exc:  # distributed reports a refused or timed-out connection as OSError
+            why = explain(exc, max_chars=500).split(": in <")[0]  # distributed adds the connector object
+            raise InputError(
+                f"cannot reach the Dask scheduler at {str(value)!r} ({why[:160]}); start it, or check the "
+                "address"
+            ) from None
+        with client:
             yield client
 
 

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from rossam_geo.distributed.cluster import connect, gpu_resources, worker_segmenter
 from rossam_geo.errors import InputError
+from rossam_geo.segmentation.features import OUTPUT_COLUMNS
 from rossam_geo.segmentation.options import PromptOptions, SegmentOptions
 
 if TYPE_CHECKING:
@@ -148,7 +149,7 @@ def run_segment_distributed(
                 "scenes or one per scene"
             )
     target = OutputTarget(Path(out_path), out_layer, mode)
-    target.check()
+    target.check(fields=OUTPUT_COLUMNS)
     sink = LayerSink(target, every_seconds=0.0, every_features=1)
     done: set[str] = set()
     if sink.resuming:

@@ -22,6 +22,7 @@ from rossam_geo.io.documents import read_json, read_npy
 from rossam_geo.io.features import (
     PIXEL_FRAME_DESCRIPTION,
     WriteMode,
+    check_geopackage,
     delete_features,
     read_layer_metadata,
     recover_geopackage,
@@ -52,7 +53,7 @@ __all__ = [
     "VECTOR_SUFFIXES",
     "WriteMode",
     "atomic_path",
-    "atomic_path",
+    "check_geopackage",
     "PixelGrid",
     "PromptSet",
     "RasterReader",

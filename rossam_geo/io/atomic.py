@@ -89,26 +89,41 @@ def _os_error_reason(exc: OSError) -> str:
     return f"{exc.strerror or exc}; choose another folder"
 
 
-def _existing_ancestor(folder: Path, option: str) -> Path:
-    """``folder`` or its nearest existing ancestor (where the missing folders would be created)."""
-    current = folder
-    while not current.exists():
-        if current.parent == current:
-            break
-        current = current.parent
-    if not current.is_dir():
-        raise InputError(
-            f"{option}: cannot write into {str(folder)!r}: {str(current)!r} is a file, not a folder"
-        )
-    return current
-
-
-def check_writable_folder(folder: str | Path, *, option: str = "output folder") -> None:
-    """Check, before any work, that files can be created in ``folder`` (or in the folders that would hold it).
+def folder_problem(folder: str | Path) -> str | None:
+    """Why files cannot be created in ``folder`` (or in the folders that would hold it), or None when they
+    can.
 
     A probe file of :data:`PROBE_BYTES` bytes is created, synced and deleted in ``folder``, or, when the
     folder does not exist yet, in its nearest existing ancestor (nothing is created). Writing and syncing
     real bytes meets a full disk, which creating an empty file would not.
+
+    Returns:
+        None, or a short reason with its remedy ("the disk is full ...; free some space ...").
+    """
+    folder = Path(folder)
+    current = folder
+    while not current.exists() and current.parent != current:
+        current = current.parent
+    if not current.is_dir():
+        return f"{str(current)!r} is a file, not a folder"
+    probe: str | None = None
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".rossam-geo-probe.", suffix=".tmp", dir=current)
+        try:
+            os.write(fd, b"\0" * PROBE_BYTES)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    except OSError as exc:
+        return _os_error_reason(exc)
+    finally:
+        if probe is not None:
+            Path(probe).unlink(missing_ok=True)
+    return None
+
+
+def check_writable_folder(folder: str | Path, *, option: str = "output folder") -> None:
+    """Check, before any work, that files can be created in ``folder`` (see :func:`folder_problem`).
 
     Args:
         folder: the folder outputs will be written to.
@@ -116,20 +131,8 @@ def check_writable_folder(folder: str | Path, *, option: str = "output folder") 
 
     Raises:
         InputError: a part of the path is a file, the folder is read-only or not permitted, or the disk is
-            full; the message is one line naming the folder and the remedy.
+            full; the message is one line naming the option, the folder and the remedy.
     """
-    folder = Path(folder)
-    target = _existing_ancestor(folder, option)
-    probe: str | None = None
-    try:
-        fd, probe = tempfile.mkstemp(prefix=".rossam-geo-probe.", suffix=".tmp", dir=target)
-        try:
-            os.write(fd, b"\0" * PROBE_BYTES)
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-    except OSError as exc:
-        raise InputError(f"{option}: cannot write into {str(folder)!r}: {_os_error_reason(exc)}") from None
-    finally:
-        if probe is not None:
-            Path(probe).unlink(missing_ok=True)
+    problem = folder_problem(folder)
+    if problem is not None:
+        raise InputError(f"{option}: cannot write into {str(folder)!r}: {problem}")

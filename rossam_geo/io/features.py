@@ -14,6 +14,7 @@ GeoPackage (often a user's whole project) are never touched.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import sqlite3
 import tempfile
@@ -24,7 +25,8 @@ from typing import TYPE_CHECKING, Literal
 
 import pyproj
 
-from rossam_geo.errors import CRSError, InputError, OutputExistsError
+from rossam_geo.errors import CRSError, InputError, OutputError, OutputExistsError, explain
+from rossam_geo.io.atomic import folder_problem
 from rossam_geo.io.layers import layer_names
 
 if TYPE_CHECKING:
@@ -33,6 +35,7 @@ if TYPE_CHECKING:
 __all__ = [
     "PIXEL_FRAME_DESCRIPTION",
     "WriteMode",
+    "check_geopackage",
     "delete_features",
     "read_layer_metadata",
     "recover_geopackage",
@@ -96,6 +99,38 @@ def recover_geopackage(path: str | Path) -> None:
         raise InputError(
             f"{str(path)!r} is not a readable GeoPackage ({exc}); choose another output"
         ) from None
+
+
+def check_geopackage(path: str | Path, layer: str | None = None, fields: Sequence[str] = ()) -> None:
+    """Refuse, before any work, an existing output that cannot take a run's features.
+
+    The file is made whole first (:func:`recover_geopackage`), then its layers are listed; with ``layer`` and
+    ``fields``, an existing ``layer`` must have every one of ``fields`` (a layer a run appends to). Nothing
+    happens when the file does not exist.
+
+    Raises:
+        InputError: the file is not a GeoPackage, is damaged, or ``layer`` lacks one of ``fields``.
+    """
+    import pyogrio
+
+    path = Path(path)
+    if not path.exists():
+        return
+    recover_geopackage(path)
+    try:
+        names = layer_names(path)
+        present = set(pyogrio.read_info(path, layer=layer)["fields"]) if layer in names and fields else None
+    except Exception as exc:  # pyogrio raises DataSourceError and others, no common base
+        raise InputError(
+            f"{str(path)!r} is not a readable GeoPackage ({explain(exc, max_chars=160)}); choose another "
+            "output"
+        ) from None
+    missing = [name for name in fields if present is not None and name not in present]
+    if missing:
+        raise InputError(
+            f"layer {layer!r} of {str(path)!r} has no field {missing[0]!r}, so it was not written by "
+            "rossam-geo; choose another --layer-name or output file, or replace the layer with --overwrite"
+        )
 
 
 def read_layer_metadata(path: str | Path, layer: str) -> dict[str, str]:
@@ -162,7 +197,54 @@ def write_features(
         _check_append_crs(info.get("crs"), gdf.crs, path, layer)
         if metadata is not None:
             items = {**(info.get("layer_metadata") or {}), **items}
-    _write(gdf, path, layer, append=appending, replace=layer_exists and not appending, metadata=items)
+    summary = _layer_summary(path, layer)
+    try:
+        _write(gdf, path, layer, append=appending, replace=layer_exists and not appending, metadata=items)
+    except OutputError:
+        _roll_back(path, layer, summary)
+        raise
+
+
+#: the rows of GeoPackage's own tables that describe a layer (extent, feature count); GDAL updates them in a
+#: transaction of their own when it closes the file, even after the write itself failed.
+_SUMMARY_TABLES = ("gpkg_contents", "gpkg_ogr_contents")
+
+
+def _layer_summary(path: Path, layer: str) -> dict[str, list[tuple[object, ...]]]:
+    """The rows of :data:`_SUMMARY_TABLES` of ``layer``, to restore after a failed write."""
+    summary: dict[str, list[tuple[object, ...]]] = {}
+    try:
+        connection = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+        try:
+            for table in _SUMMARY_TABLES:
+                rows = connection.execute(f"SELECT * FROM {table} WHERE table_name = ?", (layer,))
+                summary[table] = rows.fetchall()
+        finally:
+            connection.close()
+    except sqlite3.Error:
+        return {}
+    return summary
+
+
+def _roll_back(path: Path, layer: str, summary: dict[str, list[tuple[object, ...]]]) -> None:
+    """After a failed write, leave the file as it was before it: roll back the write's transaction now
+    (SQLite left its journal) and put back the layer's extent and feature count, which GDAL records apart."""
+    try:
+        recover_geopackage(path)
+        if _layer_summary(path, layer) == summary:
+            return
+        connection = sqlite3.connect(path)
+        try:
+            with connection:
+                for table, rows in summary.items():
+                    connection.execute(f"DELETE FROM {table} WHERE table_name = ?", (layer,))
+                    for row in rows:
+                        marks = ", ".join("?" * len(row))
+                        connection.execute(f"INSERT INTO {table} VALUES ({marks})", row)
+        finally:
+            connection.close()
+    except (InputError, sqlite3.Error):
+        pass  # the next run that opens the file rolls the write back; the summary stays as GDAL left it
 
 
 def _write_new_file(
@@ -215,7 +297,24 @@ def _write(
                 layer_metadata=metadata or None,
             )
     except Exception as exc:  # pyogrio raises several unrelated error types
-        raise InputError(f"cannot write layer {layer!r} to {str(shown or path)!r}: {exc}") from exc
+        raise _write_error(exc, shown or path, layer) from exc
+
+
+def _write_error(exc: Exception, path: Path, layer: str) -> OutputError:
+    """The error of a failed write: the folder's own problem when a probe finds one (a full disk, a
+    read-only folder), else GDAL's message."""
+    problem = folder_problem(path.parent)
+    if problem is not None:
+        return OutputError(f"cannot write layer {layer!r} to {str(path)!r}: {problem}")
+    reason = _SQL_STATEMENT.sub("sqlite3_exec(...)", explain(exc, max_chars=1000))
+    return OutputError(
+        f"cannot write layer {layer!r} to {str(path)!r} ({reason[:160]}); check that the disk has free space "
+        "and the file is not open elsewhere, then run again with --resume"
+    )
+
+
+#: the SQL statement GDAL quotes in its errors, left out of ours.
+_SQL_STATEMENT = re.compile(r"sqlite3_exec\(.*?\)(?= failed)")
 
 
 def delete_features(path: str | Path, layer: str, fids: Sequence[int]) -> None:
@@ -236,6 +335,8 @@ def delete_features(path: str | Path, layer: str, fids: Sequence[int]) -> None:
     try:
         with connection:
             connection.executemany(f'DELETE FROM "{table}" WHERE "{column}" = ?', ids)
+    except sqlite3.Error as exc:
+        raise _write_error(exc, path, layer) from exc
     finally:
         connection.close()
 

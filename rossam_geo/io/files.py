@@ -10,7 +10,15 @@ from pathlib import Path
 
 from rossam_geo.errors import InputError
 
-__all__ = ["SCENE_SUFFIXES", "expand_scenes", "list_files", "natural_key", "read_head", "read_text"]
+__all__ = [
+    "SCENE_SUFFIXES",
+    "expand_scenes",
+    "list_files",
+    "natural_key",
+    "read_head",
+    "read_head_bytes",
+    "read_text",
+]
 
 #: File endings taken as scenes when a folder is given.
 SCENE_SUFFIXES = (".tif", ".tiff", ".vrt", ".jp2", ".img", ".png", ".jpg", ".jpeg")
@@ -53,6 +61,12 @@ def read_head(path: str | Path, n_chars: int = 4096) -> str:
     """The first ``n_chars`` characters of a UTF-8 text file (to tell formats apart)."""
     with open(path, encoding="utf-8", errors="replace") as f:
         return f.read(n_chars)
+
+
+def read_head_bytes(path: str | Path, n_bytes: int = 4096) -> bytes:
+    """The first ``n_bytes`` bytes of a file (to tell text from binary formats)."""
+    with open(path, "rb") as f:
+        return f.read(n_bytes)
 
 
 def expand_scenes(specs: Sequence[str]) -> list[str]:

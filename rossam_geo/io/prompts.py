@@ -194,7 +194,7 @@ def _read_vector(
         raise PromptError(f"cannot read prompt file {path.name!r}: {exc}") from exc
     if layer is None and len(layers) > 1:
         raise PromptError(
-            f"{path.name!r} has {len(layers)} layers ({', '.join(layers)}); choose one with --layer"
+            f"{path.name!r} has {len(layers)} layers ({', '.join(layers)}); choose one with --prompt-layer"
         )
     if layer is not None and layer not in layers:
         raise PromptError(
@@ -261,10 +261,18 @@ def _read_csv(
         raise CRSError(
             f"CSV prompt file {path.name!r} has no CRS; pass --prompts-crs (e.g. EPSG:32633) or --pixel"
         )
-    with path.open(newline="", encoding="utf-8-sig") as f:
-        reader = csv.DictReader(f)
-        columns = [c for c in (reader.fieldnames or []) if c is not None]
-        rows = list(reader)
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as f:
+            reader = csv.DictReader(f)
+            columns = [c for c in (reader.fieldnames or []) if c is not None]
+            rows = list(reader)
+    except UnicodeDecodeError as exc:
+        raise PromptError(
+            f"CSV prompt file {path.name!r} is not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at "
+            f"position {exc.start}); save it as UTF-8"
+        ) from None
+    except csv.Error as exc:
+        raise PromptError(f"cannot read CSV prompt file {path.name!r}: {exc}; check its format") from None
     box_cols = [_find_column(columns, name, (), "box column") for name in ("xmin", "ymin", "xmax", "ymax")]
     class_col = _find_column(columns, class_field, CLASS_FIELD_CANDIDATES, "class field")
     image_col = _find_column(columns, None, IMAGE_FIELD_CANDIDATES, "image column")

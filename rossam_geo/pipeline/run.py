@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 import numpy as np
 
 from rossam_geo.engines.base import Engine
-from rossam_geo.errors import EngineError, InputError
+from rossam_geo.errors import EngineError, InputError, NonFiniteOutput, explain
 from rossam_geo.pipeline.plan import CropPlan, check_settings, plan_crop, plan_whole
 from rossam_geo.pipeline.prefetch import SerializedSource, prefetch_map
 from rossam_geo.pipeline.resample import logits_to_window_mask, window_to_model_input
@@ -145,8 +145,11 @@ def takes_windows(engine: Engine) -> bool:
     return bool(getattr(engine, "takes_windows", False)) and engine.input_size_px is not None
 
 
-def _predict(engine: Engine, group: list[_Input], windows: bool) -> list[tuple[np.ndarray, float, str]]:
-    """One engine call for boxes whose inputs share a shape, checked: per box (window mask, score, note)."""
+def _predict(
+    engine: Engine, group: list[_Input], windows: bool
+) -> list[tuple[np.ndarray, float, str] | Exception]:
+    """One engine call for boxes whose inputs share a shape, checked: per box (window mask, score, note), or
+    the error of a box whose output is not finite."""
     images = np.stack([item[1] for item in group])
     boxes = np.stack([item[3] for item in group])
     plans = [item[0].plan for item in group]
@@ -164,6 +167,9 @@ def _predict(engine: Engine, group: list[_Input], windows: bool) -> list[tuple[n
             )
         prediction: Any = predicted
         window_masks = list(masks)
+        # NaN logits give empty masks here: an empty mask with a non-finite score tells them apart
+        finite = np.isfinite(np.asarray(predicted.scores, dtype=np.float64).reshape(-1))
+        finite = finite | masks.reshape(len(masks), -1).any(axis=1)
     else:
         prediction = engine.predict(images, boxes)
         logits = np.asarray(prediction.mask_logits)
@@ -172,6 +178,7 @@ def _predict(engine: Engine, group: list[_Input], windows: bool) -> list[tuple[n
                 f"engine {engine.name!r} returned logits {logits.shape} for {len(images)} images of "
                 f"{images.shape[1:3]}"
             )
+        finite = np.isfinite(logits).reshape(len(logits), -1).all(axis=1)
         window_masks = [logits_to_window_mask(x, plan, None) for x, plan in zip(logits, plans, strict=True)]  # type: ignore[arg-type]
     scores = np.asarray(prediction.scores, dtype=np.float64).reshape(-1)
     if scores.shape != (len(images),):
@@ -179,8 +186,8 @@ def _predict(engine: Engine, group: list[_Input], windows: bool) -> list[tuple[n
     notes = [n or "" for n in (getattr(prediction, "notes", ()) or ())]
     notes += [""] * (len(images) - len(notes))
     return [
-        (mask & item[2], float(score), note)
-        for mask, item, score, note in zip(window_masks, group, scores, notes, strict=True)
+        (mask & item[2], float(score), note) if ok else NonFiniteOutput()
+        for mask, item, score, note, ok in zip(window_masks, group, scores, notes, finite, strict=True)
     ]
 
 
@@ -353,7 +360,7 @@ def _read_batch(
                 rgb, valid = source.read_window(plan.col_off, plan.row_off, plan.width, plan.height)
                 model_input = rgb if windows else window_to_model_input(rgb, plan)
         except Exception as exc:  # noqa: BLE001 - a failed read fails this box only
-            outcome.status, outcome.reason = "failed", f"window could not be read: {exc}"
+            outcome.status, outcome.reason = "failed", f"window could not be read: {explain(exc)}"
             continue
         box = plan.box_to_window(outcome.box_px_xyxy) if windows else plan.box_to_model(outcome.box_px_xyxy)
         inputs.append((outcome, model_input, valid, box))
@@ -374,7 +381,11 @@ def _predict_batch(engine: Engine, inputs: list[_Input], windows: bool = False) 
         for (outcome, _, _, _), result in zip(group, _predict_group(engine, group, windows), strict=True):
             if isinstance(result, Exception):
                 outcome.status = "failed"
-                outcome.reason = f"engine error: {type(result).__name__}: {result}"
+                outcome.reason = (
+                    str(result)
+                    if isinstance(result, NonFiniteOutput)
+                    else f"engine error: {type(result).__name__}: {explain(result)}"
+                )
                 continue
             mask, score, note = result
             outcome.score = score

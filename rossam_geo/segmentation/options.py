@@ -14,8 +14,9 @@ from collections.abc import Mapping
 from dataclasses import MISSING, dataclass, field, fields
 from typing import Any
 
-from rossam_geo.errors import InputError
+from rossam_geo.errors import InputError, OptionError
 from rossam_geo.pipeline.polygons import DEFAULT_MIN_REGION_PX
+from rossam_geo.validate import parse_crs, shorten
 
 __all__ = [
     "PromptOptions",
@@ -38,22 +39,16 @@ def check_crs(value: Any, what: str) -> str | None:
     """A CRS as given (EPSG code, WKT, PROJ string...), checked with pyproj; None stays None.
 
     Raises:
-        InputError: not text, or not a CRS pyproj knows.
+        OptionError: not text, or not a CRS pyproj knows (a :class:`~rossam_geo.errors.CRSError` too).
     """
     if value is None:
         return None
     import pyproj
 
     text = value.to_wkt() if isinstance(value, pyproj.CRS) else value
-    if not isinstance(text, str) or not text.strip():
-        raise InputError(f"{what} must be a CRS such as 'EPSG:4326' (text), got {value!r:.80}")
-    try:
-        pyproj.CRS.from_user_input(text)
-    except pyproj.exceptions.CRSError:
-        raise InputError(
-            f"{what} {text!r:.80} is not a CRS pyproj knows; give an EPSG code such as 'EPSG:4326', WKT or a "
-            "PROJ string"
-        ) from None
+    if not isinstance(text, str):
+        raise OptionError(what, f"must be a CRS such as 'EPSG:4326' (text), got {shorten(value)}")
+    parse_crs(text, option=what)
     return text
 
 
@@ -61,16 +56,19 @@ def check_layer_name(value: Any, what: str) -> str:
     """A layer name: non-empty text, no surrounding spaces, not one of GeoPackage's own table names.
 
     Raises:
-        InputError: anything else.
+        OptionError: anything else.
     """
     if not isinstance(value, str) or not value.strip():
-        raise InputError(f"{what} must be a non-empty name, got {value!r}; name the layer, e.g. objects")
+        raise OptionError(
+            what, f"must be a non-empty name, got {shorten(value)}; name the layer, e.g. objects"
+        )
     if value != value.strip():
-        raise InputError(f"{what} {value!r} starts or ends with spaces; remove them")
+        raise OptionError(what, f"{value!r} starts or ends with spaces; remove them")
     if value.lower().startswith(RESERVED_LAYER_PREFIXES):
-        raise InputError(
-            f"{what} {value!r} starts with a name GeoPackage reserves "
-            f"({', '.join(RESERVED_LAYER_PREFIXES)}); choose another name"
+        raise OptionError(
+            what,
+            f"{value!r} starts with a name GeoPackage reserves ({', '.join(RESERVED_LAYER_PREFIXES)}); "
+            "choose another name",
         )
     return value
 
@@ -78,15 +76,15 @@ def check_layer_name(value: Any, what: str) -> str:
 def _number(value: Any, what: str, *, integer: bool = False) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
         kind = "an integer" if integer else "a number"
-        raise InputError(f"{what} must be {kind}, got {value!r:.80}")
+        raise OptionError(what, f"must be {kind}, got {shorten(value)}")
     if integer and not float(value).is_integer():
-        raise InputError(f"{what} must be an integer, got {value!r}")
+        raise OptionError(what, f"must be an integer, got {value!r}")
     return value
 
 
 def _flag(value: Any, what: str) -> bool:
     if not isinstance(value, bool):
-        raise InputError(f"{what} must be true or false, got {value!r:.80}")
+        raise OptionError(what, f"must be true or false, got {shorten(value)}")
     return value
 
 
@@ -136,18 +134,20 @@ class SegmentOptions:
     def __post_init__(self) -> None:
         crop_size = _number(self.crop_size, "crop_size", integer=True)
         if crop_size < 8:
-            raise InputError(f"crop_size must be an integer of at least 8 pixels, got {self.crop_size!r}")
+            raise OptionError("crop_size", f"must be an integer of at least 8 pixels, got {self.crop_size!r}")
         if not _number(self.upsample, "upsample") > 0:
-            raise InputError(f"upsample must be a positive number (the paper uses 2), got {self.upsample!r}")
+            raise OptionError(
+                "upsample", f"must be a positive number (the paper uses 2), got {self.upsample!r}"
+            )
         _flag(self.crop, "crop")
         _flag(self.all_parts, "all_parts")
         if self.batch_size is not None and _number(self.batch_size, "batch_size", integer=True) < 1:
-            raise InputError(f"batch_size must be at least 1, got {self.batch_size!r}")
+            raise OptionError("batch_size", f"must be at least 1, got {self.batch_size!r}")
         if _number(self.simplify_px, "simplify_px") < 0:
-            raise InputError(f"simplify_px must be >= 0 pixels, got {self.simplify_px!r}")
+            raise OptionError("simplify_px", f"must be >= 0 pixels, got {self.simplify_px!r}")
         if _number(self.min_region_px, "min_region_px") < 0:
-            raise InputError(
-                f"min_region_px must be >= 0 pixels (0 keeps every hole), got {self.min_region_px!r}"
+            raise OptionError(
+                "min_region_px", f"must be >= 0 pixels (0 keeps every hole), got {self.min_region_px!r}"
             )
         if self.min_score is not None:
             _number(self.min_score, "min_score")
@@ -155,7 +155,7 @@ class SegmentOptions:
             self.polygon_workers is not None
             and _number(self.polygon_workers, "polygon_workers", integer=True) < 0
         ):
-            raise InputError(f"polygon_workers must be >= 0, got {self.polygon_workers!r}")
+            raise OptionError("polygon_workers", f"must be >= 0, got {self.polygon_workers!r}")
         object.__setattr__(self, "bands", _check_bands(self.bands))
         object.__setattr__(self, "output_crs", check_crs(self.output_crs, "output_crs"))
         for name in ("crop_size", "batch_size", "polygon_workers"):
@@ -184,13 +184,15 @@ def _check_bands(value: Any) -> tuple[int, ...] | None:
     if value is None:
         return None
     if isinstance(value, str) or not hasattr(value, "__iter__"):
-        raise InputError(f"bands must be a list of 1 or 3 band numbers, e.g. [4, 3, 2], got {value!r:.80}")
+        raise OptionError(
+            "bands", f"must be a list of 1 or 3 band numbers, e.g. [4, 3, 2], got {shorten(value)}"
+        )
     bands = tuple(value)
     if len(bands) not in (1, 3) or not all(
         isinstance(b, int) and not isinstance(b, bool) and b >= 1 for b in bands
     ):
-        raise InputError(
-            f"bands must be 1 band (gray) or 3 bands (red, green, blue), 1-based; got {value!r:.80}"
+        raise OptionError(
+            "bands", f"must be 1 band (gray) or 3 bands (red, green, blue), 1-based; got {shorten(value)}"
         )
     return bands
 
@@ -216,15 +218,16 @@ class PromptOptions:
     )
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "boxes_crs", check_crs(self.boxes_crs, "prompts CRS"))
+        object.__setattr__(self, "boxes_crs", check_crs(self.boxes_crs, "boxes_crs"))
         if self.layer is not None:
-            check_layer_name(self.layer, "prompt layer")
+            check_layer_name(self.layer, "layer")
         if self.class_field is not None and (not isinstance(self.class_field, str) or not self.class_field):
-            raise InputError(f"class field must be a non-empty name, got {self.class_field!r}")
+            raise OptionError("class_field", f"must be a non-empty name, got {shorten(self.class_field)}")
         _flag(self.pixel, "pixel")
         if self.pixel and self.boxes_crs is not None:
-            raise InputError(
-                f"pass either a prompt CRS ({self.boxes_crs!r:.40}) or pixel coordinates (--pixel), not both"
+            raise OptionError(
+                "boxes_crs",
+                f"{shorten(self.boxes_crs, 40)} and pixel coordinates (--pixel) exclude each other; give one",
             )
 
     @classmethod

@@ -17,10 +17,11 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
-from rossam_geo.errors import CancelledError, CRSError
+from rossam_geo.errors import CancelledError, CRSOptionError, OptionError
 from rossam_geo.pipeline.timing import StageTimes
 from rossam_geo.segmentation.features import FeatureFrameBuilder
 from rossam_geo.segmentation.options import SegmentOptions
+from rossam_geo.validate import shorten
 
 if TYPE_CHECKING:
     import geopandas
@@ -31,7 +32,7 @@ if TYPE_CHECKING:
     from rossam_geo.pipeline.polygons import PolygonResult
     from rossam_geo.pipeline.run import BoxOutcome
 
-__all__ = ["FeatureOutput", "SceneSegmentation", "segment_scene"]
+__all__ = ["FeatureOutput", "SceneSegmentation", "check_scene", "segment_scene"]
 
 
 class FeatureOutput(Protocol):
@@ -145,6 +146,34 @@ def boxes_in_pixels(prompts: PromptSet, info: SceneInfo) -> np.ndarray:
     return geo.boxes_to_pixels(prompts.boxes_xyxy, prompts.crs, info)
 
 
+def check_scene(reader: RasterReader, options: SegmentOptions) -> None:
+    """Refuse options that do not fit the scene, before any work: bands it does not have (or no choice of
+    bands for a 2-band scene), or an output CRS for a scene without CRS.
+
+    Raises:
+        OptionError: ``bands`` or ``output_crs`` does not fit (a :class:`~rossam_geo.errors.CRSError` for the
+            CRS).
+        RasterError: a 2-band scene and no ``bands``.
+    """
+    info = reader.info
+    if options.output_crs is not None and info.crs is None:
+        raise CRSOptionError(
+            "output_crs",
+            f"{shorten(options.output_crs)} cannot be used: scene {info.name!r} has no CRS, so its polygons "
+            "are in pixels; drop it",
+        )
+    if options.bands is None:
+        reader.resolve_bands(None)
+        return
+    missing = [b for b in options.bands if b > info.count]
+    if missing:
+        raise OptionError(
+            "bands",
+            f"{','.join(str(b) for b in options.bands)} asks for band {missing[0]}, but {info.name!r} has "
+            f"{info.count} band(s); give band numbers from 1 to {info.count}",
+        )
+
+
 def segment_scene(
     reader: RasterReader,
     prompts: PromptSet,
@@ -173,6 +202,7 @@ def segment_scene(
         The :class:`SceneSegmentation`.
 
     Raises:
+        OptionError: options that do not fit the scene (:func:`check_scene`).
         CRSError: an output CRS for a scene without CRS, or prompts whose CRS does not fit the scene.
         CancelledError: ``should_stop`` returned True.
     """
@@ -182,11 +212,7 @@ def segment_scene(
     options = options or SegmentOptions()
     started = time.perf_counter()
     info = reader.info
-    if options.output_crs is not None and info.crs is None:
-        raise CRSError(
-            f"scene {info.name!r} has no CRS, so its polygons cannot be reprojected to "
-            f"{options.output_crs!r:.60}; drop the output CRS"
-        )
+    check_scene(reader, options)
     boxes_px = boxes_in_pixels(prompts, info)
     created = created or datetime.now(timezone.utc).isoformat(timespec="seconds")
     frame = FeatureFrameBuilder(

@@ -5,16 +5,17 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from rossam_geo.segmentation.features import OUTPUT_COLUMNS
 from rossam_geo.segmentation.options import PromptOptions, SegmentOptions
 from rossam_geo.segmentation.output import open_scene_output
 from rossam_geo.segmentation.prompts import Boxes, load_prompts, subset
-from rossam_geo.segmentation.run import SceneSegmentation, progress_bar, segment_scene
+from rossam_geo.segmentation.run import SceneSegmentation, check_scene, progress_bar, segment_scene
 from rossam_geo.segmentation.sink import LayerSink, OutputTarget
 
 if TYPE_CHECKING:
     from rossam_geo.engines import Engine
 
-__all__ = ["check_target", "segment_to_file"]
+__all__ = ["check_inputs", "check_target", "segment_to_file"]
 
 
 def check_target(target: OutputTarget, boxes: Boxes, prompt_options: PromptOptions) -> None:
@@ -24,7 +25,23 @@ def check_target(target: OutputTarget, boxes: Boxes, prompt_options: PromptOptio
 
     prompts_path = boxes if isinstance(boxes, (str, Path)) else None
     layer = io.prompt_layer(prompts_path, prompt_options.layer) if prompts_path is not None else None
-    target.check(prompts_path, layer)
+    target.check(prompts_path, layer, fields=OUTPUT_COLUMNS)
+
+
+def check_inputs(
+    scene: str | Path, boxes: Boxes, options: SegmentOptions, prompt_options: PromptOptions
+) -> None:
+    """Check a run's scene and prompts before any work (before an engine is loaded): the scene opens, the
+    options fit it (:func:`~rossam_geo.segmentation.run.check_scene`), and the prompts can be read for it.
+
+    Raises:
+        RasterError, PromptError, CRSError, OptionError: what :func:`segment_to_file` would raise for them.
+    """
+    from rossam_geo import io
+
+    with io.open_raster(scene) as reader:
+        check_scene(reader, options)
+        load_prompts(boxes, reader.info.name, prompt_options)
 
 
 def segment_to_file(

@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from rossam_geo.errors import InputError, OutputExistsError
+from rossam_geo.errors import InputError, OptionError, OutputExistsError
+from rossam_geo.io.atomic import folder_problem
 from rossam_geo.segmentation.options import check_layer_name
 
 if TYPE_CHECKING:
@@ -54,6 +55,7 @@ class OutputTarget:
         prompt_layer: str | None = None,
         *,
         hint: str | None = None,
+        fields: Sequence[str] = (),
     ) -> None:
         """Refuse an output that cannot be written, before any work is done.
 
@@ -62,14 +64,20 @@ class OutputTarget:
                 over that layer is refused.
             hint: what to do when the output exists in ``create`` mode (default: the segment command's
                 options).
+            fields: fields the run writes; an existing layer that the run appends to (or resumes) must have
+                them.
 
         Raises:
-            InputError: a wrong mode, extension or layer name, or the prompts' own layer.
+            InputError: a wrong mode, extension or layer name, the prompts' own layer, an existing file that
+                is not a readable GeoPackage, a layer to add to that lacks one of ``fields``, or a folder
+                where no file can be created (read-only, full; an ``OptionError`` of ``output``).
             OutputExistsError: ``mode="create"`` and the file exists.
         """
+        from rossam_geo import io
+
         if self.mode not in MODES:
             raise InputError(f"mode must be 'create', 'overwrite', 'append' or 'resume', got {self.mode!r}")
-        check_layer_name(self.layer, "output layer name")
+        check_layer_name(self.layer, "out_layer")
         path = Path(self.path)
         if path.suffix.lower() != ".gpkg":
             raise InputError(f"output {str(path)!r} must be a GeoPackage with the .gpkg extension")
@@ -91,6 +99,10 @@ class OutputTarget:
                 "finish an interrupted run"
             )
             raise OutputExistsError(f"output {str(path)!r} exists; {hint}")
+        io.check_geopackage(path, self.layer, fields if self.mode in ("append", "resume") else ())
+        problem = folder_problem(path.parent)
+        if problem is not None:
+            raise OptionError("output", f"{str(path)!r}: cannot write into {str(path.parent)!r}: {problem}")
 
 
 class LayerSink:

@@ -164,6 +164,25 @@ class TrainConfig:
             return self.model in ("vit_l", "vit_h")
         return self.grad_checkpointing == "on"
 
+    def check_paths(self) -> None:
+        """Refuse, before anything is loaded, input paths that do not exist and an output folder that cannot
+        be written.
+
+        Raises:
+            InputError: ``data``, ``val_data`` or ``labels`` does not exist, or ``output_dir`` cannot be
+                written into.
+        """
+        from rossam_geo.io.atomic import check_writable_folder
+
+        for option, value in (
+            ("--data", self.data),
+            ("--val-data", self.val_data),
+            ("--labels", self.labels),
+        ):
+            if value and not Path(value).exists():
+                raise InputError(f"{option} {value!r} does not exist; check the path")
+        check_writable_folder(self.output_path, option="--output-dir")
+
     @classmethod
     def from_options(cls, **options: Any) -> TrainConfig:
         """Build a config from keyword options, ignoring ``None`` values and converting lists to tuples.

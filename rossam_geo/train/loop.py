@@ -147,6 +147,7 @@ def train(config: TrainConfig, on_epoch_end: Callable[[EpochRecord], None] | Non
     from lightning.fabric.loggers import CSVLogger
     from torch.utils.data import DataLoader
 
+    from rossam_geo.io.atomic import check_writable_folder
     from rossam_geo.train.data import (
         AugmentedDataset,
         ClassFilter,
@@ -161,15 +162,8 @@ def train(config: TrainConfig, on_epoch_end: Callable[[EpochRecord], None] | Non
 
     _check_output_dir(config)
     out_dir = config.output_path
-    out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / STATE_FILE).parent.mkdir(parents=True, exist_ok=True)
-    resuming = config.resume and (out_dir / STATE_FILE).exists()
-    # A resumed run logs into its own folder so the earlier metrics.csv is kept.
-    log_version = time.strftime("resumed-%Y%m%d-%H%M%S") if resuming else ""
-    fabric = _fabric_for(config, [CSVLogger(root_dir=out_dir, name="logs", version=log_version)])
-    fabric.launch()
-    fabric.seed_everything(config.seed, verbose=False)
-
+    check_writable_folder(out_dir, option="--output-dir")
+    # The data are opened (and checked) before anything is written.
     class_filter = ClassFilter(config.classes, config.exclude_classes)
     data_options: dict[str, Any] = {
         "labels": config.labels,
@@ -185,6 +179,14 @@ def train(config: TrainConfig, on_epoch_end: Callable[[EpochRecord], None] | Non
     else:
         val_source = source
         train_idx, val_idx = split_indices(len(source), config.val_fraction, config.seed)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / STATE_FILE).parent.mkdir(parents=True, exist_ok=True)
+    resuming = config.resume and (out_dir / STATE_FILE).exists()
+    # A resumed run logs into its own folder so the earlier metrics.csv is kept.
+    log_version = time.strftime("resumed-%Y%m%d-%H%M%S") if resuming else ""
+    fabric = _fabric_for(config, [CSVLogger(root_dir=out_dir, name="logs", version=log_version)])
+    fabric.launch()
+    fabric.seed_everything(config.seed, verbose=False)
 
     if config.tile_images and config.data_format != "geotiff" and not isinstance(source, GeoTiffChips):
         source_train = ImageChips(source, config.chip_size_px, train_idx)

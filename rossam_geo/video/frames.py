@@ -25,12 +25,13 @@ import numpy as np
 import pyproj
 from affine import Affine
 
-from rossam_geo.errors import InputError, RasterError
+from rossam_geo.errors import InputError, OptionError, RasterError
 from rossam_geo.io.files import list_files
 from rossam_geo.io.video import looks_like_text, open_video
 
 if TYPE_CHECKING:
     from rossam_geo.io import SceneInfo
+    from rossam_geo.segmentation.options import SegmentOptions
 
 __all__ = [
     "IMAGE_SUFFIXES",
@@ -102,6 +103,18 @@ class FrameSource:
         """
         raise NotImplementedError
 
+    def check(self, options: SegmentOptions) -> None:
+        """Refuse, before any work, options that do not fit the frames (see
+        :func:`rossam_geo.segmentation.run.check_scene`); video frames are RGB, so bands do not apply.
+
+        Raises:
+            OptionError: ``bands`` for a video, or bands the first frame does not have.
+        """
+        if options.bands is not None:
+            raise OptionError(
+                "bands", "applies to folders of image frames; a video is decoded as RGB; drop it"
+            )
+
 
 class ImageFolderFrames(FrameSource):
     """A folder of frame images, read through :func:`rossam_geo.io.open_raster`.
@@ -167,6 +180,13 @@ class ImageFolderFrames(FrameSource):
 
         with open_raster(self._file(number)) as reader:
             return _frame_info(number, reader.info)
+
+    def check(self, options: SegmentOptions) -> None:
+        from rossam_geo.io import open_raster
+        from rossam_geo.segmentation.run import check_scene
+
+        with open_raster(self._file(self.frame_numbers()[0])) as reader:
+            check_scene(reader, options)
 
     def read(self, numbers: Sequence[int]) -> Iterator[tuple[FrameInfo, np.ndarray]]:
         from rossam_geo.io import open_raster

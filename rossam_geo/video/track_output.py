@@ -127,7 +127,9 @@ def open_tracks_output(
     from rossam_geo.video.outputs import read_done_pairs
 
     target = OutputTarget(Path(out_path), layer, mode)
-    target.check(hint="use --resume to continue that run or --overwrite to start again")
+    target.check(
+        hint="use --resume to continue that run or --overwrite to start again", fields=("frame", "track_id")
+    )
     sink = LayerSink(target, every_seconds=0.0, every_features=1)
     done = read_done_pairs(out_path, layer) if sink.resuming else set()
     fingerprint = annotations_fingerprint(annotations)

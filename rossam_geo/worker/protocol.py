@@ -8,9 +8,9 @@ code       meaning
 -32700     parse error: the line is not valid UTF-8 JSON (response ``id`` is null)
 -32600     invalid request: not a JSON-RPC 2.0 request object, message too long, id in use
 -32601     method not found
--32602     invalid params: a parameter is missing or has the wrong type
+-32602     invalid params: a parameter is missing or has the wrong type, an option a bad value
 -32000     internal error in the backend (the traceback goes to stderr)
--32001     input error: missing or unreadable raster, unknown CRS, bad option value
+-32001     input error: missing or unreadable raster, unknown CRS of the boxes
 -32002     weights error: weights unknown, missing or not matching the model
 -32003     cancelled: the request was cancelled by a ``cancel`` request or by shutdown
 -32004     engine error: unknown engine or the engine failed

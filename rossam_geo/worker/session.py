@@ -8,7 +8,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from rossam_geo.errors import CancelledError, CheckpointError, EngineError, InputError, WeightsError
+from rossam_geo.errors import (
+    CancelledError,
+    CheckpointError,
+    EngineError,
+    InputError,
+    OptionError,
+    WeightsError,
+)
 from rossam_geo.worker.protocol import (
     CANCELLED,
     ENGINE_ERROR,
@@ -90,6 +97,8 @@ def rpc_error_from(exc: BaseException) -> RpcError:
         return RpcError(WEIGHTS_ERROR, str(exc), {"type": name})
     if isinstance(exc, EngineError):
         return RpcError(ENGINE_ERROR, str(exc), {"type": name})
+    if isinstance(exc, OptionError):  # an option that does not fit the raster (bands it lacks...)
+        return RpcError(INVALID_PARAMS, exc.naming(f"options.{exc.option}"), {"type": name})
     if isinstance(exc, InputError | FileNotFoundError | IsADirectoryError | PermissionError):
         return RpcError(INPUT_ERROR, str(exc), {"type": name})
     return RpcError(INTERNAL_ERROR, f"internal error: {name}: {exc}; see the backend log", {"type": name})
@@ -99,8 +108,8 @@ def parse_options(options: dict[str, Any]) -> SegmentOptions:
     """A request's ``options`` object as :class:`~rossam_geo.segmentation.SegmentOptions`.
 
     Raises:
-        RpcError: ``INVALID_PARAMS`` for an unknown option (naming the accepted ones), ``INPUT_ERROR`` for a
-            bad value.
+        RpcError: ``INVALID_PARAMS`` for an unknown option (naming the accepted ones) or a bad value (naming
+            the option, the value and what is accepted).
     """
     from rossam_geo.segmentation.options import SegmentOptions, option_names
 
@@ -111,22 +120,26 @@ def parse_options(options: dict[str, Any]) -> SegmentOptions:
             INVALID_PARAMS,
             f'"options" has unknown key(s) {", ".join(unknown)}; accepted: {", ".join(accepted)}',
         )
-    return SegmentOptions.from_mapping(options)
+    try:
+        return SegmentOptions.from_mapping(options)
+    except OptionError as exc:
+        raise rpc_error_from(exc) from None
 
 
 def parse_crs(crs: str | None) -> pyproj.CRS | None:
-    """Parse a client CRS string (EPSG code, WKT, PROJ string, URN...) with pyproj."""
+    """Parse a client CRS string (EPSG code, WKT, PROJ string, URN...) with pyproj.
+
+    Raises:
+        RpcError: ``INPUT_ERROR`` for a CRS pyproj does not know, in one line.
+    """
+    from rossam_geo.validate import parse_crs as parse_crs_value
+
     if crs is None or not crs.strip():
         return None
-    import pyproj
-
     try:
-        return pyproj.CRS.from_user_input(crs)
-    except pyproj.exceptions.CRSError as exc:
-        raise RpcError(
-            INPUT_ERROR,
-            f"unknown CRS {crs!r:.200}: {exc}; pass an EPSG code such as 'EPSG:4326', WKT or a PROJ string",
-        ) from None
+        return parse_crs_value(crs, option='"crs"')
+    except InputError as exc:
+        raise RpcError(INPUT_ERROR, str(exc), {"type": type(exc).__name__}) from None
 
 
 def run_segment(

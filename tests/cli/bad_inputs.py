@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tests.geo.fakes import UTM33_TRANSFORM, make_csv_prompts, make_geotiff, make_vector_prompts
+from tests.geo.fakes import UTM33_TRANSFORM, make_csv_prompts, make_geotiff, make_png, make_vector_prompts
 
 Builder = Callable[["Workspace", Path], None]
 #: file name -> the function writing it.
@@ -173,8 +173,9 @@ def _evil_pickle(ws: Workspace, path: Path) -> None:
 
 @functools.cache
 def _tiny_export_bytes(kind: str) -> bytes:
-    """A merged export of the ``tiny`` model (random weights) with its tensors all NaN (``"nan"``) or those of
-    the ``tiny_wide`` model (``"wide"``: 61 of the wrong shape); built once per test session."""
+    """A merged export of the ``tiny`` model (random weights) with its tensors all NaN (``"nan"``), times 1e30
+    (``"overflow"``) or those of the ``tiny_wide`` model (``"wide"``: 61 of the wrong shape); built once per
+    test session."""
     import tempfile
 
     from rossam_geo.model.build import build_rossam
@@ -187,6 +188,8 @@ def _tiny_export_bytes(kind: str) -> bytes:
         header, state = read_safetensors_header(path), read_state_dict(path)
         if kind == "nan":
             state = {k: v.fill_(float("nan")) if v.is_floating_point() else v for k, v in state.items()}
+        elif kind == "overflow":  # finite, but the network's activations overflow float32
+            state = {k: v * 1e30 if v.is_floating_point() else v for k, v in state.items()}
         else:
             wide = build_rossam("tiny_wide", lora_rank=0).state_dict()
             state = {k: wide.get(k, v).clone() for k, v in state.items()}
@@ -235,3 +238,176 @@ def _pred_without_ids(ws: Workspace, path: Path) -> None:
 def _mask_folder(ws: Workspace, path: Path) -> None:
     path.mkdir()
     make_geotiff(path / "1.tif", width=64, height=48, count=1, data=np.ones((1, 48, 64), np.uint8))
+
+
+# ---------------------------------------------------------------------------------- more rasters and boxes
+@builds("two_band.tif")
+def _two_band(ws: Workspace, path: Path) -> None:
+    make_geotiff(path, width=64, height=48, count=2)
+
+
+@builds("frame.png")
+def _frame_png(ws: Workspace, path: Path) -> None:
+    make_png(path, width=64, height=48)
+
+
+def _truncated(source: Path, path: Path, keep: float) -> None:
+    """The first ``keep`` of ``source``'s bytes: its header (written first) is whole, its pixels cut."""
+    data = source.read_bytes()
+    path.write_bytes(data[: int(len(data) * keep)])
+
+
+@builds("truncated_data.tif")
+def _truncated_data(ws: Workspace, path: Path) -> None:
+    _truncated(ws.path("scene.tif"), path, 0.6)
+
+
+@builds("tall.tif")
+def _tall(ws: Workspace, path: Path) -> None:
+    make_geotiff(path, width=32, height=240, blockysize=16)
+
+
+@builds("tall_truncated.tif")
+def _tall_truncated(ws: Workspace, path: Path) -> None:
+    _truncated(ws.path("tall.tif"), path, 0.6)  # the strips of the top half stay readable
+
+
+@builds("top_bottom.csv")
+def _top_bottom(ws: Workspace, path: Path) -> None:
+    make_csv_prompts(path, [(4.0, 4.0, 20.0, 20.0), (4.0, 210.0, 20.0, 226.0)])
+
+
+@builds("many.csv")
+def _many(ws: Workspace, path: Path) -> None:
+    rng = np.random.default_rng(1)
+    corners = rng.uniform((0, 0), (50, 35), size=(300, 2))
+    make_csv_prompts(path, np.hstack([corners, corners + 10]))
+
+
+@builds("latin1.csv")
+def _latin1(ws: Workspace, path: Path) -> None:
+    path.write_bytes("xmin,ymin,xmax,ymax,class\n4,4,20,20,véhicule\n".encode("latin-1"))
+
+
+@builds("no_box_columns.csv")
+def _no_box_columns(ws: Workspace, path: Path) -> None:
+    path.write_text("a,b,c\n1,2,3\n")
+
+
+@builds("header_only.csv")
+def _header_only(ws: Workspace, path: Path) -> None:
+    path.write_text("xmin,ymin,xmax,ymax\n")
+
+
+@builds("binary.geojson")
+def _binary_geojson(ws: Workspace, path: Path) -> None:
+    path.write_bytes(np.random.default_rng(2).integers(0, 256, 3000, dtype=np.uint8).tobytes())
+
+
+@builds("broken.json")
+def _broken_json(ws: Workspace, path: Path) -> None:
+    path.write_text('{"images": [{"id": 1,')
+
+
+@builds("other_image_coco.json")
+def _other_image_coco(ws: Workspace, path: Path) -> None:
+    coco = {
+        "images": [{"id": 1, "file_name": "another.tif", "width": 64, "height": 48}],
+        "categories": [{"id": 1, "name": "car"}],
+        "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [4, 4, 16, 16]}],
+    }
+    path.write_text(json.dumps(coco))
+
+
+@builds("two_layers.gpkg")
+def _two_layers(ws: Workspace, path: Path) -> None:
+    make_vector_prompts(path, _map_boxes(BOXES_PX[:1]), layer="ships")
+    make_vector_prompts(path, _map_boxes(BOXES_PX[1:]), layer="planes")
+
+
+@builds("prompts.gpkg")
+def _prompts_gpkg(ws: Workspace, path: Path) -> None:
+    make_vector_prompts(path, _map_boxes(BOXES_PX), layer="boxes", classes=["car", "ship"])
+
+
+@builds("no_crs.shp")
+def _no_crs_shapefile(ws: Workspace, path: Path) -> None:
+    make_vector_prompts(path, _map_boxes(BOXES_PX), crs=None)
+
+
+# ------------------------------------------------------------------------------------------- outputs made
+def _segment_box(ws: Workspace, path: Path, prompts: str, **options: object) -> None:
+    from rossam_geo.api import Segmenter
+
+    Segmenter("box").segment_to_file(ws.path("scene.tif"), ws.path(prompts), path, **options)
+
+
+@builds("made.gpkg")
+def _made(ws: Workspace, path: Path) -> None:
+    _segment_box(ws, path, "boxes.geojson")
+
+
+@builds("interrupted.gpkg")
+def _interrupted(ws: Workspace, path: Path) -> None:
+    """The output of a run of the box engine killed before its last feature was written."""
+    from rossam_geo.io import delete_features, read_layer_table
+
+    _segment_box(ws, path, "boxes.geojson")
+    table = read_layer_table(path, "objects", ["prompt_id"])
+    assert table is not None
+    delete_features(path, "objects", [int(table.index.max())])
+
+
+@builds("corrupt.gpkg")
+def _corrupt(ws: Workspace, path: Path) -> None:
+    _truncated(ws.path("made.gpkg"), path, 0.5)
+
+
+@builds("not_sqlite.gpkg")
+def _not_sqlite(ws: Workspace, path: Path) -> None:
+    path.write_text("this is not a GeoPackage\n" * 200)
+
+
+# ------------------------------------------------------------------------------------------ more weights
+@builds("overflow.safetensors")
+def _overflow_weights(ws: Workspace, path: Path) -> None:
+    path.write_bytes(_tiny_export_bytes("overflow"))
+
+
+@builds("empty.safetensors")
+def _empty_weights(ws: Workspace, path: Path) -> None:
+    path.write_bytes(b"")
+
+
+@builds("text.safetensors")
+def _text_weights(ws: Workspace, path: Path) -> None:
+    path.write_text("these are not weights\n")
+
+
+# -------------------------------------------------------------------------------------- frames and configs
+@builds("frames")
+def _frames(ws: Workspace, path: Path) -> None:
+    path.mkdir()
+    for number in (1, 2):
+        make_geotiff(path / f"f{number}.tif", width=64, height=48)
+
+
+@builds("bad.toml")
+def _bad_toml(ws: Workspace, path: Path) -> None:
+    path.write_text("epochs = [1,\n")
+
+
+@builds("clip.avi")
+def _clip(ws: Workspace, path: Path) -> None:
+    """Two frames of a real (Motion JPEG) video."""
+    import cv2
+
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 5.0, (64, 48))
+    for value in (60, 120):
+        writer.write(np.full((48, 64, 3), value, np.uint8))
+    writer.release()
+
+
+@builds("binary_annotations.txt")
+def _binary_annotations(ws: Workspace, path: Path) -> None:
+    path.write_bytes(np.random.default_rng(3).integers(128, 256, 500, dtype=np.uint8).tobytes())

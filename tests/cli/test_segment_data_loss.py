@@ -83,7 +83,7 @@ def test_an_empty_layer_name_is_refused(tmp_path, scene):
     prompts = make_vector_prompts(tmp_path / "boxes.gpkg", _utm(BOXES_PX))
     out = tmp_path / "out.gpkg"
     refused = _segment(scene, prompts, "-o", out, "--layer-name", "")
-    assert refused.exit_code == 1 and "output layer name must be a non-empty name, got ''" in refused.stderr
+    assert refused.exit_code == 1 and "--layer-name must be a non-empty name, got ''" in refused.stderr
     assert not out.exists()
 
 

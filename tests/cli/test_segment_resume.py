@@ -216,7 +216,7 @@ def test_resume_refuses_a_layer_not_written_by_segment(tmp_path, scene, utm_prom
     write_features(foreign, out, layer="objects")
     result = _segment(scene, utm_prompts, "-o", out, "--resume")
     assert result.exit_code == 1
-    assert "has no field 'prompt_id', so it was not written by rossam-geo segment" in result.stderr
+    assert "has no field 'prompt_id', so it was not written by rossam-geo;" in result.stderr
 
 
 def test_scheduler_resume_checks_the_engine_before_starting_workers(tmp_path, scene, utm_prompts):

@@ -43,7 +43,7 @@ def _map_box(box_px):
 def test_parse_scheduler():
     assert parse_scheduler("local:3") == ("local", 3)
     assert parse_scheduler("tcp://127.0.0.1:8786") == ("remote", "tcp://127.0.0.1:8786")
-    with pytest.raises(InputError, match="needs a worker count, e.g. local:2"):
+    with pytest.raises(InputError, match="needs a worker count of 1 or more"):
         parse_scheduler("local:0")
 
 

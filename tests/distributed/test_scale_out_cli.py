@@ -40,7 +40,10 @@ def test_bad_scheduler_is_a_clean_error(sequence, tmp_path):
     result = CliRunner().invoke(
         main, ["tracks", str(frames), str(mot), "-o", str(tmp_path / "x.gpkg"), "--scheduler", "local:zero"]
     )
-    assert result.exit_code == 2 and "needs a worker count, e.g. local:2" in " ".join(result.output.split())
+    assert (
+        result.exit_code == 1
+        and "--scheduler 'local:zero' needs a worker count of 1 or more" in result.output
+    )
 
 
 def test_expand_scenes_from_files_folders_globs_and_lists(tmp_path):

@@ -249,3 +249,15 @@ def make_scene_info(
         dtype=dtype,
         nodata=None,
     )
+
+
+def sql_content(path: str | Path) -> str:
+    """Every row of an SQLite file (a GeoPackage) as SQL text, read without writing: two files with the same
+    content give the same text, whatever SQLite's change counters say."""
+    import sqlite3
+
+    connection = sqlite3.connect(f"{Path(path).resolve().as_uri()}?mode=ro", uri=True)
+    try:
+        return "\n".join(connection.iterdump())
+    finally:
+        connection.close()

@@ -51,7 +51,7 @@ def test_gpkg_layer_errors(tmp_path: Path):
     path = tmp_path / "prompts.gpkg"
     make_vector_prompts(path, UTM_BOXES, layer="ships")
     make_vector_prompts(path, UTM_BOXES, layer="planes")
-    with pytest.raises(PromptError, match=r"has 2 layers \(ships, planes\); choose one with --layer"):
+    with pytest.raises(PromptError, match=r"has 2 layers \(ships, planes\); choose one with --prompt-layer"):
         read_prompts(path)
     with pytest.raises(
         PromptError, match=r"layer 'cars' not found in 'prompts.gpkg'; available layers: ships, planes"

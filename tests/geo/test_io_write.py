@@ -10,7 +10,7 @@ import pyproj
 import pytest
 import shapely
 
-from rossam_geo.errors import CRSError, InputError, OutputExistsError
+from rossam_geo.errors import CRSError, InputError, OutputError, OutputExistsError
 from rossam_geo.io import write_features
 
 
@@ -107,7 +107,7 @@ def test_failed_write_leaves_old_file_and_no_temp(tmp_path: Path, monkeypatch: p
         raise RuntimeError("disk full")
 
     monkeypatch.setattr(pyogrio, "write_dataframe", broken)
-    with pytest.raises(InputError, match=r"cannot write layer 'masks' to .*out.gpkg': disk full"):
+    with pytest.raises(OutputError, match=r"cannot write layer 'masks' to .*out.gpkg' \(disk full\)"):
         write_features(features(1), out, layer="masks", mode="append")
     assert out.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == ["out.gpkg"]

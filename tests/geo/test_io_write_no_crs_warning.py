@@ -12,7 +12,7 @@ import pytest
 import shapely
 
 from rossam_geo.api import Segmenter
-from rossam_geo.errors import InputError
+from rossam_geo.errors import OutputError
 from rossam_geo.io import PIXEL_FRAME_DESCRIPTION, write_features
 from tests.geo.fakes import make_png
 
@@ -53,7 +53,7 @@ def test_other_write_warnings_are_not_hidden(tmp_path: Path, monkeypatch):
     monkeypatch.setattr(pyogrio, "write_dataframe", warn_and_fail)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        with pytest.raises(InputError, match="disk full"):
+        with pytest.raises(OutputError, match="disk full"):
             write_features(_pixel_features(1), tmp_path / "x.gpkg", layer="objects")
     assert [str(w.message) for w in caught] == ["something else"]
 

@@ -13,7 +13,7 @@ import pytest
 
 import rossam_geo
 from rossam_geo.cli.segment import segment as segment_command
-from rossam_geo.errors import InputError
+from rossam_geo.errors import InputError, OptionError
 from rossam_geo.segmentation import PromptOptions, SegmentOptions, option_names
 from rossam_geo.worker.server import Worker
 from tests.geo.fakes import make_geotiff
@@ -80,17 +80,21 @@ def test_bad_segment_options_are_refused_with_one_line(values, message):
 @pytest.mark.parametrize(
     ("values", "message"),
     [
-        ({"boxes_crs": "EPSG:nope"}, r"prompts CRS 'EPSG:nope' is not a CRS pyproj knows"),
-        ({"layer": ""}, r"prompt layer must be a non-empty name, got ''"),
-        ({"layer": " boxes"}, r"prompt layer ' boxes' starts or ends with spaces"),
-        ({"class_field": ""}, r"class field must be a non-empty name"),
+        ({"boxes_crs": "EPSG:nope"}, r"boxes_crs 'EPSG:nope' is not a CRS pyproj knows"),
+        ({"layer": ""}, r"layer must be a non-empty name, got ''"),
+        ({"layer": " boxes"}, r"layer ' boxes' starts or ends with spaces"),
+        ({"class_field": ""}, r"class_field must be a non-empty name"),
         ({"pixel": 1}, r"pixel must be true or false, got 1"),
-        ({"pixel": True, "boxes_crs": "EPSG:4326"}, r"pass either a prompt CRS .* or pixel coordinates"),
+        (
+            {"pixel": True, "boxes_crs": "EPSG:4326"},
+            r"boxes_crs 'EPSG:4326' and pixel coordinates \(--pixel\) exclude",
+        ),
     ],
 )
 def test_bad_prompt_options_are_refused(values, message):
-    with pytest.raises(InputError, match=message):
+    with pytest.raises(OptionError, match=message) as caught:
         PromptOptions.from_mapping(values)
+    assert str(caught.value).startswith(caught.value.option)
 
 
 def test_good_values_are_kept_and_normalised():

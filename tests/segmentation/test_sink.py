@@ -10,7 +10,7 @@ import pyogrio
 import pyproj
 import pytest
 
-from rossam_geo.errors import InputError, OutputExistsError
+from rossam_geo.errors import InputError, OptionError, OutputExistsError
 from rossam_geo.io import write_features
 from rossam_geo.segmentation.run import _Chunks
 from rossam_geo.segmentation.sink import FINGERPRINT_KEY, LayerSink, OutputTarget
@@ -109,7 +109,7 @@ def test_output_target_checks(tmp_path: Path):
     out = tmp_path / "out.gpkg"
     with pytest.raises(InputError, match=r"mode must be 'create', 'overwrite', 'append' or 'resume'"):
         OutputTarget(out, "objects", "keep").check()  # type: ignore[arg-type]
-    with pytest.raises(InputError, match=r"output layer name must be a non-empty name, got ''"):
+    with pytest.raises(InputError, match=r"out_layer must be a non-empty name, got ''"):
         OutputTarget(out, "", "create").check()
     with pytest.raises(InputError, match=r"'gpkg_contents' starts with a name GeoPackage reserves"):
         OutputTarget(out, "gpkg_contents", "append").check()
@@ -171,3 +171,14 @@ def test_ctrl_c_writes_the_finished_features_and_other_errors_write_nothing():
         chunks.add(0, None)  # type: ignore[arg-type]
         raise RuntimeError("engine crashed")
     assert output.chunks == []
+
+
+def test_an_output_folder_where_nothing_can_be_created_is_refused(tmp_path: Path):
+    a_file = tmp_path / "a_file"
+    a_file.write_text("a file where a folder is expected\n")
+    with pytest.raises(
+        OptionError, match=r"^output '.*a_file/out.gpkg': cannot write into .*a_file': .* is a file"
+    ) as e:
+        OutputTarget(a_file / "out.gpkg", "objects").check()
+    assert e.value.option == "output"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a_file"]

@@ -108,7 +108,7 @@ def test_jump_report_csv_and_summary(cli_run):
 def test_existing_output_is_a_clean_error(cli_run):
     out, _, _, frames = cli_run
     result = _invoke(str(frames), str(frames.parent / "gt.txt"), "-o", str(out / "t.gpkg"), "--engine", "box")
-    assert result.exit_code == 2
+    assert result.exit_code == 1
     assert "use --resume to continue that run or --overwrite" in _flat(result.output)
     assert "Traceback" not in result.output
 
@@ -223,7 +223,7 @@ def test_existing_extra_outputs_are_refused_before_any_work(cli_run, tmp_path):
         "--masks-dir",
         str(out / "masks"),
     )
-    assert result.exit_code == 2 and "already holds PNG files; use --overwrite" in _flat(result.output)
+    assert result.exit_code == 1 and "already holds PNG files; use --overwrite" in _flat(result.output)
     assert not (tmp_path / "new.gpkg").exists()
 
 
