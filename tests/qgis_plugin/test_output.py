@@ -8,7 +8,7 @@ import pytest
 pytest.importorskip("qgis", reason="QGIS tests run under QGIS's Python: scripts/test_qgis.sh")
 
 from qgis.core import NULL, Qgis, QgsProject, QgsRectangle, QgsVectorLayer
-from qgis.PyQt.QtCore import Qt
+from qgis.PyQt.QtCore import Qt, QVariant
 
 from tests.qgis_plugin.conftest import wait_until
 from tests.qgis_plugin.helpers import load_raster
@@ -59,6 +59,12 @@ def test_results_are_kept_in_a_geopackage_with_an_outline_style(
     assert layer.providerType() == "ogr" and layer.source() == f"{path}|layername=rossam_objects"
     assert not layer.isEditable()
     assert QgsVectorLayer(f"{path}|layername=rossam_objects", "reread", "ogr").featureCount() == 1
+    # the fields and their types are the backend's output schema (its version reply), in order
+    schema = plugin.client.info["output_schema"]
+    kinds = {"integer": QVariant.LongLong, "real": QVariant.Double, "string": QVariant.String}
+    fields = [(f.name(), f.type()) for f in layer.fields() if f.name() != "fid"]
+    assert fields == [(name, kinds[kind]) for name, kind in schema.items()]
+    assert schema["prompt_id"] == "integer" and isinstance(next(layer.getFeatures())["prompt_id"], int)
     symbol = layer.renderer().symbol()
     assert symbol.symbolLayerCount() == 2
     for index in range(2):

@@ -207,22 +207,37 @@ def test_processing_algorithm_gives_one_polygon_per_box(plugin, qgis_processing,
 
     chosen = processing.run(
         "rossamgeo:segmentboxes",
-        {"RASTER": raster, "BOXES": boxes, "CLASS_FIELD": "name", "ENGINE": 4, "OUTPUT": "memory:"},
+        {"RASTER": raster, "BOXES": boxes, "CLASS_FIELD": "name", "ENGINE": "box", "OUTPUT": "memory:"},
     )["OUTPUT"]
     chosen = QgsProcessingContextLayer(chosen) if isinstance(chosen, str) else chosen
     assert sorted(f["class"] for f in chosen.getFeatures()) == ["box 2", "box 20", "box 500"]
 
 
 def test_processing_defaults_follow_the_saved_settings(plugin, qgis_processing):
-    from rossam_geo_qgis.settings import DEVICES, ENGINES, PluginSettings
+    from rossam_geo_qgis.settings import DEVICES, PluginSettings
 
     registry = QgsApplication.processingRegistry()
     for device, engine in (("cuda", "grabcut"), ("cpu", "sam")):
         PluginSettings(backend=str(backend_program()), engine=engine, device=device, crop_size=320).save()
         algorithm = registry.createAlgorithmById("rossamgeo:segmentboxes")
         assert algorithm.parameterDefinition("DEVICE").defaultValue() == DEVICES.index(device)
-        assert algorithm.parameterDefinition("ENGINE").defaultValue() == ENGINES.index(engine)
+        assert algorithm.parameterDefinition("ENGINE").defaultValue() == engine
         assert algorithm.parameterDefinition("CROP_SIZE").defaultValue() == 320
+
+
+def test_processing_refuses_an_engine_the_backend_does_not_offer(plugin, qgis_processing, utm_raster):
+    import processing
+    from qgis.core import QgsProcessingException
+
+    boxes = QgsVectorLayer("Polygon?crs=EPSG:32633", "boxes", "memory")
+    feature = QgsFeature(boxes.fields())
+    feature.setGeometry(QgsGeometry.fromRect(QgsRectangle(500_020, 4_999_700, 500_090, 4_999_780)))
+    boxes.dataProvider().addFeatures([feature])
+    with pytest.raises(QgsProcessingException, match="unknown engine 'sam2'; the backend offers: .*grabcut"):
+        processing.run(
+            "rossamgeo:segmentboxes",
+            {"RASTER": str(utm_raster), "BOXES": boxes, "ENGINE": "sam2", "OUTPUT": "memory:"},
+        )
 
 
 def QgsProcessingContextLayer(layer_id: str) -> QgsVectorLayer:  # noqa: N802

@@ -10,7 +10,7 @@ and the message bar says so). Results are written to the GeoPackage at once (see
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from qgis.core import (
     QgsCoordinateReferenceSystem,
@@ -96,10 +96,13 @@ def apply_outline_style(layer: QgsVectorLayer) -> None:
     layer.triggerRepaint()
 
 
-def open_or_create_gpkg_layer(path: str, crs: QgsCoordinateReferenceSystem) -> QgsVectorLayer:
+def open_or_create_gpkg_layer(
+    path: str, crs: QgsCoordinateReferenceSystem, schema: Mapping[str, str]
+) -> QgsVectorLayer:
     """The ``rossam_objects`` layer of the GeoPackage ``path``, created (with the file) when missing.
 
-    Only that layer is created in an existing GeoPackage; its other layers are left alone.
+    Only that layer is created in an existing GeoPackage, with the fields of the backend's output
+    ``schema``; its other layers are left alone.
 
     Raises:
         OutputLayerError: the file cannot be written, or its ``rossam_objects`` layer is not polygons.
@@ -123,7 +126,7 @@ def open_or_create_gpkg_layer(path: str, crs: QgsCoordinateReferenceSystem) -> Q
     )
     context = QgsProject.instance().transformContext()
     writer = QgsVectorFileWriter.create(
-        path, result_fields(), QgsWkbTypes.MultiPolygon, crs, context, options
+        path, result_fields(schema), QgsWkbTypes.MultiPolygon, crs, context, options
     )
     error = writer.hasError()
     message = writer.errorMessage()
@@ -152,12 +155,15 @@ def project_gpkg_layer(path: str) -> QgsVectorLayer | None:
     return None
 
 
-def resolve_output_layer(crs: QgsCoordinateReferenceSystem, ask_path: AskPath) -> tuple[QgsVectorLayer, str]:
+def resolve_output_layer(
+    crs: QgsCoordinateReferenceSystem, ask_path: AskPath, schema: Mapping[str, str]
+) -> tuple[QgsVectorLayer, str]:
     """The layer new results go to, and a warning for the message bar ("" when none).
 
     Args:
         crs: CRS for a new layer (the raster's).
         ask_path: asks the user for a GeoPackage path (None: declined); called at most once per project.
+        schema: the backend's output schema (field -> type), the fields of a new layer.
 
     Raises:
         OutputLayerError: the GeoPackage cannot be written.
@@ -176,7 +182,7 @@ def resolve_output_layer(crs: QgsCoordinateReferenceSystem, ask_path: AskPath) -
     if path:
         layer = project_gpkg_layer(path)
         if layer is None:
-            layer = open_or_create_gpkg_layer(path, crs)
+            layer = open_or_create_gpkg_layer(path, crs, schema)
             apply_outline_style(layer)
             project.addMapLayer(layer)
         return layer, ""
@@ -186,7 +192,7 @@ def resolve_output_layer(crs: QgsCoordinateReferenceSystem, ask_path: AskPath) -
     layer = QgsVectorLayer("MultiPolygon", TEMPORARY_LAYER_NAME, "memory")
     if crs.isValid():
         layer.setCrs(crs)
-    layer.dataProvider().addAttributes(list(result_fields()))
+    layer.dataProvider().addAttributes(list(result_fields(schema)))
     layer.updateFields()
     apply_outline_style(layer)
     project.addMapLayer(layer)

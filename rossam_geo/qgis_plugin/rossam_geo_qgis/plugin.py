@@ -142,7 +142,8 @@ class RossamGeoPlugin:
     def _open_settings(self) -> None:
         from .settings_dialog import SettingsDialog
 
-        if SettingsDialog(self.iface.mainWindow()).exec_():
+        engines = (self.client.info or {}).get("engines") if self.client is not None else None
+        if SettingsDialog(self.iface.mainWindow(), engines=engines).exec_():
             self.settings_changed()
 
     def settings_changed(self) -> None:
@@ -159,6 +160,8 @@ class RossamGeoPlugin:
 
     def _show_version(self, result: dict[str, Any] | None, error: BackendError | None) -> None:
         self._check_task = None
+        if result is not None and self.client is not None:
+            self.client.info = dict(result)
         bar = self.iface.messageBar()
         if error is not None or result is None:
             text = error.message if error is not None else "no answer"

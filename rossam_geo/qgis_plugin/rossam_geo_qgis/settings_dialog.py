@@ -35,7 +35,6 @@ from .backend_report import engine_lines, summary_lines, weights_choices, wrappe
 from .output_layer import default_gpkg_path, non_output_layers
 from .settings import (
     DEVICES,
-    ENGINES,
     PROJECT_GPKG_KEY,
     PluginSettings,
     output_layer_id,
@@ -82,13 +81,18 @@ class SettingsDialog(QDialog):
     Args:
         parent: parent widget.
         test_on_open: run "Test backend" as soon as the dialog opens.
+        engines: the engines of the running backend's ``version`` reply, when it has answered; the list is
+            filled from the tested backend's reply once it answers.
     """
 
-    def __init__(self, parent: QWidget | None = None, test_on_open: bool = True) -> None:
+    def __init__(
+        self, parent: QWidget | None = None, test_on_open: bool = True, engines: list[str] | None = None
+    ) -> None:
         super().__init__(parent)
         self.setWindowTitle("ROS-SAM settings")
         self.setMinimumWidth(760)
         self._loaded = PluginSettings.load()
+        self._engines = list(engines or [])
         self._probe: ProbeTask | None = None
         self.probe_result: tuple[Any, Any, BackendError | None] | None = None
         layout = QVBoxLayout(self)
@@ -127,10 +131,7 @@ class SettingsDialog(QDialog):
         group = QGroupBox("Model", self)
         form = _form(group)
         self.engine = QComboBox(group)
-        self.engine.addItems(list(ENGINES))
-        if self._loaded.engine not in ENGINES:
-            self.engine.addItem(self._loaded.engine)
-        self.engine.setCurrentText(self._loaded.engine)
+        self._fill_engines(self._engines)
         form.addRow("Engine", _with_tip(self.engine, "engine"))
         self.engine_info = _info_label(group, "What each engine needs shows here once the backend answers.")
         form.addRow("Engines", self.engine_info)
@@ -204,6 +205,7 @@ class SettingsDialog(QDialog):
             self.backend_status.setText(wrapped([error.message if error is not None else "no answer"]))
             return
         self.backend_status.setText(wrapped(summary_lines(version, environment)))
+        self._fill_engines(list(version.get("engines") or []))
         lines = engine_lines(version, environment)
         self.engine_info.setText(wrapped(lines))
         for line in lines:
@@ -211,6 +213,15 @@ class SettingsDialog(QDialog):
             if index >= 0:
                 self.engine.setItemData(index, line, Qt.ToolTipRole)
         self._fill_weights(weights_choices(environment))
+
+    def _fill_engines(self, engines: list[str]) -> None:
+        """Offer the backend's engines (the chosen one stays, also when the backend does not know it)."""
+        chosen = self.engine.currentText() or self._loaded.engine
+        self.engine.clear()
+        self.engine.addItems(engines)
+        if chosen not in engines:
+            self.engine.addItem(chosen)
+        self.engine.setCurrentText(chosen)
 
     def _fill_weights(self, choices: list[tuple[str, str, bool]]) -> None:
         text = self.weights.currentText()

@@ -54,20 +54,36 @@ def crs_text(crs: QgsCoordinateReferenceSystem) -> str | None:
     return crs.toWkt(QgsCoordinateReferenceSystem.WKT_PREFERRED)
 
 
+@dataclass
+class SegmentReply:
+    """The backend's answer to a :class:`SegmentRequest`.
+
+    Attributes:
+        collection: the result FeatureCollection.
+        pixel_frame: the raster is a plain image: result coordinates are pixels with y down.
+        backend: the backend's ``version`` reply (its ``output_schema`` gives the fields of a new layer).
+    """
+
+    collection: dict[str, Any]
+    pixel_frame: bool
+    backend: dict[str, Any]
+
+    @property
+    def schema(self) -> dict[str, str]:
+        """The output fields and their types (``integer``, ``real``, ``string``)."""
+        return dict(self.backend.get("output_schema") or {})
+
+
 def run_segment_request(
     client: BackendClient,
     request: SegmentRequest,
     *,
     on_progress: Callable[[int, int], None] | None = None,
     is_cancelled: Callable[[], bool] | None = None,
-) -> tuple[dict[str, Any], bool]:
-    """Ask the backend for raster info, then for the segmentation (blocking; any thread).
-
-    Returns:
-        (FeatureCollection, pixel_frame): pixel_frame is True for a plain image, whose result coordinates
-        are pixels with y down.
-    """
-    client.backend_info(is_cancelled=is_cancelled)  # the output schema, for the layer the result goes to
+) -> SegmentReply:
+    """Ask the backend for its version (once per start), raster info, then the segmentation (blocking; any
+    thread)."""
+    backend = client.backend_info(is_cancelled=is_cancelled)
     info = client.call("raster_info", {"raster": request.raster_path}, is_cancelled=is_cancelled)
     pixel_frame = not info.get("georeferenced", False)
     params: dict[str, Any] = {"raster": request.raster_path, **request.model}
@@ -81,7 +97,7 @@ def run_segment_request(
         if text is not None:
             params["crs"] = text
     collection = client.call("segment", params, on_progress=on_progress, is_cancelled=is_cancelled)
-    return collection, pixel_frame
+    return SegmentReply(collection, pixel_frame, backend)
 
 
 class SegmentTask(QgsTask):
@@ -90,26 +106,25 @@ class SegmentTask(QgsTask):
     Args:
         client: the backend client.
         request: what to segment.
-        on_done: called in the GUI thread with (collection or None, pixel_frame, error or None).
+        on_done: called in the GUI thread with (reply or None, error or None).
     """
 
     def __init__(
         self,
         client: BackendClient,
         request: SegmentRequest,
-        on_done: Callable[[dict[str, Any] | None, bool, BackendError | None], None],
+        on_done: Callable[[SegmentReply | None, BackendError | None], None],
     ) -> None:
         super().__init__(f"ROS-SAM: segment {len(request.boxes_xyxy)} box(es)", QgsTask.CanCancel)
         self.client = client
         self.request = request
         self.on_done = on_done
-        self.collection: dict[str, Any] | None = None
-        self.pixel_frame = False
+        self.reply: SegmentReply | None = None
         self.error: BackendError | None = None
 
     def run(self) -> bool:
         try:
-            self.collection, self.pixel_frame = run_segment_request(
+            self.reply = run_segment_request(
                 self.client, self.request, on_progress=self._progress, is_cancelled=self.isCanceled
             )
         except BackendError as exc:
@@ -126,7 +141,7 @@ class SegmentTask(QgsTask):
     def finished(self, result: bool) -> None:
         if not result and self.error is None:
             self.error = BackendError("cancelled", -32003)
-        self.on_done(self.collection if result else None, self.pixel_frame, self.error)
+        self.on_done(self.reply if result else None, self.error)
 
 
 class CallTask(QgsTask):

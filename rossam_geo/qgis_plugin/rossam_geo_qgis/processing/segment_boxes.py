@@ -29,7 +29,7 @@ from qgis.PyQt.QtCore import QVariant
 from ..backend import BackendClient, BackendError
 from ..messages import backend_error_text
 from ..results import result_crs, result_fields, to_features
-from ..settings import DEVICES, ENGINES, PluginSettings
+from ..settings import DEVICES, PluginSettings
 from ..tasks import SegmentRequest, raster_path, run_segment_request
 
 #: Box-layer fields taken as the class when no class field is chosen, in this order (as ``rossam-geo
@@ -94,13 +94,9 @@ class SegmentBoxesAlgorithm(QgsProcessingAlgorithm):
                 self.CLASS_FIELD, "Class field", parentLayerParameterName=self.BOXES, optional=True
             )
         )
-        engines = list(ENGINES)
         self.addParameter(
-            QgsProcessingParameterEnum(
-                self.ENGINE,
-                "Engine",
-                engines,
-                defaultValue=engines.index(settings.engine) if settings.engine in engines else 0,
+            QgsProcessingParameterString(
+                self.ENGINE, "Engine (one the backend offers, e.g. rossam, grabcut)", settings.engine
             )
         )
         self.addParameter(
@@ -140,7 +136,7 @@ class SegmentBoxesAlgorithm(QgsProcessingAlgorithm):
             raise QgsProcessingException(self.invalidRasterError(parameters, self.RASTER))
         if source is None:
             raise QgsProcessingException(self.invalidSourceError(parameters, self.BOXES))
-        engine = list(ENGINES)[self.parameterAsEnum(parameters, self.ENGINE, context)]
+        engine = self.parameterAsString(parameters, self.ENGINE, context).strip()
         weights = self.parameterAsString(parameters, self.WEIGHTS, context).strip()
         device = list(DEVICES)[self.parameterAsEnum(parameters, self.DEVICE, context)]
         crop_size = self.parameterAsInt(parameters, self.CROP_SIZE, context)
@@ -151,9 +147,17 @@ class SegmentBoxesAlgorithm(QgsProcessingAlgorithm):
         elif source.fields().indexFromName(class_field) < 0:
             raise QgsProcessingException(f"the box layer has no field {class_field!r}; choose another one")
 
+        try:
+            backend = self._client().backend_info(is_cancelled=feedback.isCanceled)
+        except BackendError as exc:
+            raise QgsProcessingException(backend_error_text(exc.message, exc.code, engine)) from None
+        if engine not in backend.get("engines", []):
+            raise QgsProcessingException(
+                f"unknown engine {engine!r}; the backend offers: {', '.join(backend.get('engines', []))}"
+            )
         fields = QgsFields()
         fields.append(QgsField("box_fid", QVariant.LongLong))
-        for field in result_fields():
+        for field in result_fields(backend.get("output_schema") or {}):
             fields.append(field)
         sink, dest_id = self.parameterAsSink(
             parameters, self.OUTPUT, context, fields, QgsWkbTypes.MultiPolygon, raster.crs()
@@ -198,7 +202,7 @@ class SegmentBoxesAlgorithm(QgsProcessingAlgorithm):
         )
         feedback.pushInfo(f"segmenting {len(boxes)} box(es) with engine {engine!r}")
         try:
-            collection, pixel_frame = run_segment_request(
+            reply = run_segment_request(
                 self._client(),
                 request,
                 on_progress=lambda done, total: feedback.setProgress(
@@ -212,11 +216,11 @@ class SegmentBoxesAlgorithm(QgsProcessingAlgorithm):
                 return {self.OUTPUT: dest_id}
             raise QgsProcessingException(backend_error_text(exc.message, exc.code, engine)) from None
         features = to_features(
-            collection,
+            reply.collection,
             fields,
-            source_crs=result_crs(collection, raster.crs()),
+            source_crs=result_crs(reply.collection, raster.crs()),
             target_crs=raster.crs(),
-            pixel_frame=pixel_frame,
+            pixel_frame=reply.pixel_frame,
             include_empty=True,
             extra=[{"box_fid": fid, "class": cls} for fid, cls in zip(fids, classes, strict=True)],
         )
