@@ -97,3 +97,14 @@ def test_grabcut_falls_back_to_the_box_with_a_note():
     assert prediction.notes[0] == "grabcut skipped: box is 2x20 px (< 3 px); used the box"
     assert prediction.notes[1] == "grabcut skipped: the box fills the window; used the box"
     assert (prediction.mask_logits[1] > 0).all()
+
+
+def test_grabcut_click_seed_follows_the_clicked_colour_within_its_radius():
+    from rossam_geo.engines.grabcut import click_seed
+
+    image = np.full((20, 30, 3), 100, np.uint8)
+    image[5:15, 5:25] = (200, 40, 40)  # a red bar
+    seed = click_seed(image, 10.5, 10.5, radius_px=8)
+    assert seed[10, 5:18].all() and not seed[10, 19:].any()  # along the bar, up to 8 px away
+    assert not seed[:5].any() and not seed[15:].any()  # not onto the grey around it
+    assert not click_seed(image, 40.0, 10.0, radius_px=8).any()  # a click outside the image
