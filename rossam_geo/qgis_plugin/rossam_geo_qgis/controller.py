@@ -10,6 +10,7 @@ from qgis.core import (
     QgsApplication,
     QgsCoordinateTransform,
     QgsMapLayer,
+    QgsPointXY,
     QgsProject,
     QgsRasterLayer,
     QgsRectangle,
@@ -20,6 +21,7 @@ from qgis.PyQt import sip
 from .backend import BackendClient, BackendError
 from .messages import backend_error_text
 from .output_layer import OutputLayerError, resolve_output_layer
+from .refine import Refinement
 from .results import add_results, result_crs, to_features
 from .settings import PluginSettings
 from .tasks import SegmentReply, SegmentRequest, SegmentTask, raster_path
@@ -42,7 +44,11 @@ def ask_gpkg_path() -> str | None:
 
 
 class SegmentController:
-    """Turns boxes drawn on the canvas into polygons, one QgsTask per box.
+    """Turns boxes drawn on the canvas into polygons, one QgsTask per box; refines a box with clicks.
+
+    :meth:`segment_rect` writes a box's result at once; :meth:`refine_rect` (the map tool) shows it as a
+    preview that :meth:`refine_click` refines, :meth:`accept_refinement` writes and
+    :meth:`discard_refinement` drops (see :mod:`.refine`).
 
     Results are written in drawing order (a result waits for those of earlier boxes), each with the next
     prompt id of its output layer (unique and increasing) and the class active when its box was drawn. The
@@ -65,6 +71,8 @@ class SegmentController:
         self.last_layer: QgsVectorLayer | None = None
         self._next_ids: dict[str, int] = {}
         self._finished: dict[int, Callable[[], None]] = {}
+        #: the box being refined with clicks (map tool), if any.
+        self.refinement: Refinement | None = None
 
     def raster_layer(self) -> QgsRasterLayer | None:
         """The active layer if it is a raster, else the topmost raster layer of the project."""
@@ -206,8 +214,48 @@ class SegmentController:
             self.iface.mapCanvas().refresh()
         return added
 
+    # ------------------------------------------------------------------------------------------ refinement
+    def refine_rect(self, rect: QgsRectangle) -> Refinement | None:
+        """Show the result of ``rect`` (canvas map coordinates) as a preview that clicks refine; a preview
+        still shown is accepted first. Returns the refinement, or None without a raster layer."""
+        self.accept_refinement()
+        raster = self.raster_layer()
+        if raster is None:
+            self.iface.messageBar().pushMessage(
+                MESSAGE_TITLE, "select a raster layer to segment first", level=Qgis.Warning
+            )
+            return None
+        to_layer = self.to_layer(raster)
+        self.refinement = Refinement(
+            self.iface,
+            self.client,
+            raster,
+            self.request_for(raster, rect),
+            to_layer.transform,
+            PluginSettings.load().active_class or None,
+            self.write_reply,
+        )
+        return self.refinement
+
+    def refine_click(self, point: QgsPointXY, label: int) -> None:
+        """A click (canvas map coordinates; label 1 on the object, 0 off it) refines the preview shown."""
+        if self.refinement is not None and not self.refinement.finished:
+            self.refinement.add_click(point, label)
+
+    def accept_refinement(self) -> None:
+        """Write the preview shown (Enter), if any."""
+        if self.refinement is not None:
+            self.refinement.accept()
+
+    def discard_refinement(self) -> None:
+        """Drop the preview shown (Esc), if any."""
+        if self.refinement is not None:
+            self.refinement.discard()
+            self.refinement = None
+
     def cancel_all(self) -> None:
-        """Cancel the tasks still running (used when the plugin unloads)."""
+        """Cancel the tasks still running and drop the preview (used when the plugin unloads)."""
+        self.discard_refinement()
         for task in list(self.tasks):
             task.cancel()
 

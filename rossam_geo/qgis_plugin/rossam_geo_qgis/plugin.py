@@ -58,7 +58,10 @@ class RossamGeoPlugin:
 
         self.box_action = QAction(QIcon(ICON), "Box to polygon", self.iface.mainWindow())
         self.box_action.setCheckable(True)
-        self.box_action.setToolTip("ROS-SAM: drag a box around an object to get its polygon")
+        self.box_action.setToolTip(
+            "ROS-SAM: drag a box around an object; click on the object (left) or off it (right) to refine "
+            "the outline shown; Enter keeps it, Esc drops it"
+        )
         self.box_action.triggered.connect(self._toggle_map_tool)
         settings_action = QAction(
             QgsApplication.getThemeIcon("/mActionOptions.svg"), "ROS-SAM settings…", self.iface.mainWindow()
@@ -77,7 +80,10 @@ class RossamGeoPlugin:
 
         self.map_tool = BoxMapTool(self.iface.mapCanvas())
         self.map_tool.setAction(self.box_action)
-        self.map_tool.boxDrawn.connect(self.controller.segment_rect)
+        self.map_tool.boxDrawn.connect(self.controller.refine_rect)
+        self.map_tool.clicked.connect(self.controller.refine_click)
+        self.map_tool.accepted.connect(self.controller.accept_refinement)
+        self.map_tool.discarded.connect(self.controller.discard_refinement)
 
         self.provider = RossamProvider(lambda: self.client)
         QgsApplication.processingRegistry().addProvider(self.provider)

@@ -27,6 +27,12 @@ class SegmentRequest:
             plain image (no georeferencing): QGIS shows those with y up, the backend works in pixels, y down.
         model: ``engine``/``weights``/``device`` request members.
         options: ``options`` request member (crop_size...).
+        clicks: per box, its refinement clicks ``(x, y, label)`` in ``boxes_crs`` (label 1 on the object, 0
+            off it); None: no clicks.
+        clicks_in_layer: the same clicks in the raster layer's QGIS coordinates (for plain images).
+        prompt_ids: the ``prompt_ids`` request member (None: the backend numbers the boxes).
+        stop_backend_on_cancel: cancelling while the backend loads the model stops it (nothing else waits
+            for that model); False for refinement requests, which the next click replaces at once.
     """
 
     raster_path: str
@@ -35,6 +41,10 @@ class SegmentRequest:
     boxes_in_layer_xyxy: list[Any]
     model: dict[str, Any] = field(default_factory=dict)
     options: dict[str, Any] = field(default_factory=dict)
+    clicks: list[list[tuple[float, float, int]]] | None = None
+    clicks_in_layer: list[list[tuple[float, float, int]]] | None = None
+    prompt_ids: list[Any] | None = None
+    stop_backend_on_cancel: bool = True
 
 
 def raster_path(layer: QgsRasterLayer) -> str:
@@ -91,12 +101,25 @@ def run_segment_request(
         params["options"] = dict(request.options)
     if pixel_frame:
         params["boxes"] = [qgis_box_to_pixel_box(b) for b in request.boxes_in_layer_xyxy]
+        clicks = [[(x, -y, label) for x, y, label in box] for box in request.clicks_in_layer or []]
     else:
         params["boxes"] = [list(map(float, b)) for b in request.boxes_xyxy]
+        clicks = request.clicks or []
         text = crs_text(request.boxes_crs)
         if text is not None:
             params["crs"] = text
-    collection = client.call("segment", params, on_progress=on_progress, is_cancelled=is_cancelled)
+    if clicks:
+        params["points"] = [[[float(x), float(y)] for x, y, _ in box] for box in clicks]
+        params["point_labels"] = [[int(label) for _, _, label in box] for box in clicks]
+    if request.prompt_ids is not None:
+        params["prompt_ids"] = list(request.prompt_ids)
+    collection = client.call(
+        "segment",
+        params,
+        on_progress=on_progress,
+        is_cancelled=is_cancelled,
+        stop_backend_on_cancel=request.stop_backend_on_cancel,
+    )
     return SegmentReply(collection, pixel_frame, backend)
 
 

@@ -199,6 +199,7 @@ class SegmentBoxesAlgorithm(QgsProcessingAlgorithm):
             boxes_in_layer_xyxy=layer_boxes,
             model=model,
             options={"crop_size": crop_size},
+            prompt_ids=fids,  # the results' prompt_id is the box feature's id, as with rossam-geo segment
         )
         feedback.pushInfo(f"segmenting {len(boxes)} box(es) with engine {engine!r}")
         try:
