@@ -65,11 +65,13 @@ def test_results_are_kept_in_a_geopackage_with_an_outline_style(
     fields = [(f.name(), f.type()) for f in layer.fields() if f.name() != "fid"]
     assert fields == [(name, kinds[kind]) for name, kind in schema.items()]
     assert schema["prompt_id"] == "integer" and isinstance(next(layer.getFeatures())["prompt_id"], int)
-    symbol = layer.renderer().symbol()
-    assert symbol.symbolLayerCount() == 2
-    for index in range(2):
-        assert symbol.symbolLayer(index).brushStyle() == Qt.NoBrush  # outline only, the object stays visible
-    assert symbol.symbolLayer(1).strokeColor().name() == "#ffdc00"
+    flagged, kept = (rule.symbol() for rule in layer.renderer().rootRule().children())
+    for symbol in (flagged, kept):
+        assert symbol.symbolLayerCount() == 2
+        for index in range(2):
+            assert symbol.symbolLayer(index).brushStyle() == Qt.NoBrush  # outline only: the object shows
+    assert kept.symbolLayer(1).strokeColor().name() == "#ffdc00"
+    assert flagged.symbolLayer(1).strokeStyle() == Qt.DashLine  # low scores (see test_scores.py)
 
 
 def test_a_layer_being_edited_gets_results_as_undoable_edits(plugin, qgis_iface, utm_raster):

@@ -22,7 +22,7 @@ from .backend import BackendClient, BackendError
 from .messages import backend_error_text
 from .output_layer import OutputLayerError, resolve_output_layer
 from .refine import Refinement
-from .results import add_results, result_crs, to_features
+from .results import add_results, report_statuses, result_crs, to_features
 from .settings import PluginSettings
 from .tasks import SegmentReply, SegmentRequest, SegmentTask, raster_path
 
@@ -94,7 +94,7 @@ class SegmentController:
             boxes_crs=canvas_crs,
             boxes_in_layer_xyxy=[rect_xyxy(self.to_layer(raster).transformBoundingBox(rect))],
             model=settings.model_params(),
-            options={"crop_size": settings.crop_size},
+            options=settings.segment_options(),
         )
 
     def to_layer(self, raster: QgsRasterLayer) -> QgsCoordinateTransform:
@@ -201,15 +201,7 @@ class SegmentController:
         )
         added = add_results(layer, features)
         self.last_layer = layer
-        for item in items:
-            properties = item.get("properties") or {}
-            if properties.get("status") not in (None, "ok"):
-                bar.pushMessage(
-                    MESSAGE_TITLE,
-                    f"box {properties.get('status')}: {properties.get('reason')}",
-                    level=Qgis.Warning,
-                    duration=5,
-                )
+        report_statuses(bar, items)
         if added:
             self.iface.mapCanvas().refresh()
         return added

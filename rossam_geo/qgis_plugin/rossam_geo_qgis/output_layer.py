@@ -5,6 +5,7 @@ result fields); else the layer ``rossam_objects`` of the project's GeoPackage (t
 settings dialog, else ``<project>_rossam.gpkg`` next to the saved project file, else one asked for once per
 project); else, when the user declines to choose one, a temporary memory layer (results are lost on exit,
 and the message bar says so). Results are written to the GeoPackage at once (see ``results.add_results``).
+New layers get the outline style of :mod:`.style`, with low scores flagged.
 """
 
 from __future__ import annotations
@@ -14,12 +15,9 @@ from collections.abc import Callable, Mapping
 
 from qgis.core import (
     QgsCoordinateReferenceSystem,
-    QgsFillSymbol,
     QgsMapLayer,
     QgsProject,
     QgsProviderRegistry,
-    QgsSimpleFillSymbolLayer,
-    QgsSingleSymbolRenderer,
     QgsVectorDataProvider,
     QgsVectorFileWriter,
     QgsVectorLayer,
@@ -30,10 +28,12 @@ from .results import result_fields
 from .settings import (
     PROJECT_ASKED_KEY,
     PROJECT_GPKG_KEY,
+    PluginSettings,
     output_layer_id,
     project_entry,
     set_project_entry,
 )
+from .style import apply_outline_style
 
 OUTPUT_LAYER_NAME = "ROS-SAM objects"
 TEMPORARY_LAYER_NAME = "ROS-SAM objects (temporary)"
@@ -83,17 +83,6 @@ def default_gpkg_path() -> str:
 def gpkg_path() -> str:
     """The GeoPackage new results go to: the one chosen for the project, else :func:`default_gpkg_path`."""
     return project_entry(PROJECT_GPKG_KEY) or default_gpkg_path()
-
-
-def apply_outline_style(layer: QgsVectorLayer) -> None:
-    """No fill; a yellow outline over a dark one, visible over bright and dark imagery."""
-    outline = {"style": "no", "outline_width_unit": "MM"}
-    symbol = QgsFillSymbol.createSimple({**outline, "outline_color": "30,30,30,220", "outline_width": "1.0"})
-    symbol.appendSymbolLayer(
-        QgsSimpleFillSymbolLayer.create({**outline, "outline_color": "255,220,0,255", "outline_width": "0.5"})
-    )
-    layer.setRenderer(QgsSingleSymbolRenderer(symbol))
-    layer.triggerRepaint()
 
 
 def open_or_create_gpkg_layer(
@@ -183,7 +172,7 @@ def resolve_output_layer(
         layer = project_gpkg_layer(path)
         if layer is None:
             layer = open_or_create_gpkg_layer(path, crs, schema)
-            apply_outline_style(layer)
+            apply_outline_style(layer, PluginSettings.load().min_score)
             project.addMapLayer(layer)
         return layer, ""
     for candidate in project.mapLayersByName(TEMPORARY_LAYER_NAME):
@@ -194,7 +183,7 @@ def resolve_output_layer(
         layer.setCrs(crs)
     layer.dataProvider().addAttributes(list(result_fields(schema)))
     layer.updateFields()
-    apply_outline_style(layer)
+    apply_outline_style(layer, PluginSettings.load().min_score)
     project.addMapLayer(layer)
     warning = (
         "results go to the temporary layer 'ROS-SAM objects (temporary)' and are lost when QGIS closes; "

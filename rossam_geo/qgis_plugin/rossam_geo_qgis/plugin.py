@@ -14,6 +14,7 @@ from .controller import MESSAGE_TITLE, SegmentController
 from .map_tool import BoxMapTool
 from .processing.provider import RossamProvider
 from .settings import CLASSES, PluginSettings
+from .style import restyle_result_layers
 from .tasks import CallTask
 
 ICON = os.path.join(os.path.dirname(__file__), "icon.svg")
@@ -153,7 +154,9 @@ class RossamGeoPlugin:
             self.settings_changed()
 
     def settings_changed(self) -> None:
-        """Stop the backend so that the next request starts it with the new settings; clears its status."""
+        """Stop the backend so that the next request starts it with the new settings (clears its status);
+        restyle the result layers with the score threshold."""
+        restyle_result_layers(PluginSettings.load().min_score)
         if self.client is not None:
             self.client.stop(detail=SETTINGS_CHANGED)
 

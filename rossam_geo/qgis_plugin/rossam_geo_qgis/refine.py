@@ -30,7 +30,7 @@ from qgis.PyQt.QtGui import QColor
 
 from .backend import BackendClient, BackendError
 from .messages import backend_error_text
-from .results import result_crs, to_features
+from .results import report_statuses, result_crs, to_features
 from .tasks import SegmentReply, SegmentRequest, SegmentTask
 
 MESSAGE_TITLE = "ROS-SAM"
@@ -190,15 +190,7 @@ class Refinement:
         )
         if features:
             self.preview.setToGeometry(features[0].geometry(), None)
-        for item in reply.collection.get("features", []):
-            properties = item.get("properties") or {}
-            if properties.get("status") not in (None, "ok"):
-                self.iface.messageBar().pushMessage(
-                    MESSAGE_TITLE,
-                    f"box {properties.get('status')}: {properties.get('reason')}",
-                    level=Qgis.Warning,
-                    duration=5,
-                )
+        report_statuses(self.iface.messageBar(), reply.collection.get("features", []))
 
     def preview_geometry(self) -> QgsGeometry:
         """The polygon shown, in canvas map coordinates (empty before the first answer)."""

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from qgis.core import (
+    Qgis,
     QgsCoordinateReferenceSystem,
     QgsCoordinateTransform,
     QgsFeature,
@@ -103,6 +104,16 @@ def _cast(value: Any, field: QgsField) -> Any:
     if field.type() == QVariant.String:
         return str(value)
     return value
+
+
+def report_statuses(bar: Any, items: list[dict[str, Any]]) -> None:
+    """Say in the message bar why results are not "ok" (a low score: for information)."""
+    for item in items:
+        properties = item.get("properties") or {}
+        status = properties.get("status")
+        if status not in (None, "ok"):
+            level = Qgis.Info if status == "low_score" else Qgis.Warning
+            bar.pushMessage("ROS-SAM", f"box {status}: {properties.get('reason')}", level=level, duration=5)
 
 
 def add_results(layer: QgsVectorLayer, features: list[QgsFeature], text: str = "ROS-SAM object") -> int:

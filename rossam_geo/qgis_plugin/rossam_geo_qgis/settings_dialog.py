@@ -17,6 +17,7 @@ from qgis.PyQt.QtWidgets import (
     QComboBox,
     QDialog,
     QDialogButtonBox,
+    QDoubleSpinBox,
     QFileDialog,
     QFormLayout,
     QGroupBox,
@@ -58,6 +59,9 @@ TIPS = {
     "ROS-SAM paper). The window is also at most the model's input divided by the sampling rate (64 px for "
     "the bundled compact model) and grows for larger boxes; the results' crop_size field records the window "
     "used.",
+    "min_score": "Results whose score (the engine's predicted IoU of its mask) is below this are flagged: "
+    "their status is low_score and the output layer outlines them dashed. The SAM-family engines predict "
+    "it; box and grabcut always score 1.0. 0: flag none.",
     "output_layer": "Polygon layer the results are added to. Only layers with the result fields (prompt_id, "
     "status) are offered, so box layers are not. Empty: the layer rossam_objects of the output GeoPackage.",
     "gpkg": "GeoPackage that keeps the results when no output layer is chosen (a layer rossam_objects is "
@@ -161,6 +165,12 @@ class SettingsDialog(QDialog):
         self.crop_size.setSuffix(" px")
         self.crop_size.setValue(self._loaded.crop_size)
         form.addRow("Crop size", _with_tip(self.crop_size, "crop_size"))
+        self.min_score = QDoubleSpinBox(group)
+        self.min_score.setRange(0.0, 1.0)
+        self.min_score.setSingleStep(0.05)
+        self.min_score.setDecimals(2)
+        self.min_score.setValue(self._loaded.min_score)
+        form.addRow("Flag results with score below", _with_tip(self.min_score, "min_score"))
         return group
 
     def _output_group(self) -> QGroupBox:
@@ -249,6 +259,7 @@ class SettingsDialog(QDialog):
             weights=self.weights.currentText().strip(),
             device=self.device.currentText(),
             crop_size=int(self.crop_size.value()),
+            min_score=float(self.min_score.value()),
             active_class=self._loaded.active_class,
         )
 

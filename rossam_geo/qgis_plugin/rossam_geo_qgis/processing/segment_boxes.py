@@ -53,6 +53,7 @@ class SegmentBoxesAlgorithm(QgsProcessingAlgorithm):
     WEIGHTS = "WEIGHTS"
     DEVICE = "DEVICE"
     CROP_SIZE = "CROP_SIZE"
+    MIN_SCORE = "MIN_SCORE"
     OUTPUT = "OUTPUT"
 
     def __init__(self, client: Callable[[], BackendClient]) -> None:
@@ -79,8 +80,8 @@ class SegmentBoxesAlgorithm(QgsProcessingAlgorithm):
             "Segments the object inside the bounding box of each feature of the box layer, over the raster, "
             "with the ROS-SAM backend (rossam-geo serve). One output feature per box, in the raster's CRS. "
             "Class field: the box attribute copied to the output's class field (default: a field named "
-            "class, label, category or class_name). Engine, weights, device and crop size default to the "
-            "ROS-SAM settings."
+            "class, label, category or class_name). Engine, weights, device, crop size and the score below "
+            "which results are flagged (status low_score) default to the ROS-SAM settings."
         )
 
     def initAlgorithm(self, config: dict[str, Any] | None = None) -> None:  # noqa: N802 - QGIS API
@@ -124,6 +125,17 @@ class SegmentBoxesAlgorithm(QgsProcessingAlgorithm):
             )
         )
         self.addParameter(
+            QgsProcessingParameterNumber(
+                self.MIN_SCORE,
+                "Flag results with score below (status low_score; 0: none)",
+                QgsProcessingParameterNumber.Double,
+                settings.min_score,
+                False,
+                0.0,
+                1.0,
+            )
+        )
+        self.addParameter(
             QgsProcessingParameterFeatureSink(self.OUTPUT, "Objects", QgsProcessing.TypeVectorPolygon)
         )
 
@@ -140,6 +152,7 @@ class SegmentBoxesAlgorithm(QgsProcessingAlgorithm):
         weights = self.parameterAsString(parameters, self.WEIGHTS, context).strip()
         device = list(DEVICES)[self.parameterAsEnum(parameters, self.DEVICE, context)]
         crop_size = self.parameterAsInt(parameters, self.CROP_SIZE, context)
+        min_score = self.parameterAsDouble(parameters, self.MIN_SCORE, context)
         class_field = self.parameterAsString(parameters, self.CLASS_FIELD, context).strip()
         if not class_field:
             names = set(source.fields().names())
@@ -198,7 +211,7 @@ class SegmentBoxesAlgorithm(QgsProcessingAlgorithm):
             boxes_crs=source.sourceCrs(),
             boxes_in_layer_xyxy=layer_boxes,
             model=model,
-            options={"crop_size": crop_size},
+            options={"crop_size": crop_size, **({"min_score": min_score} if min_score > 0 else {})},
             prompt_ids=fids,  # the results' prompt_id is the box feature's id, as with rossam-geo segment
         )
         feedback.pushInfo(f"segmenting {len(boxes)} box(es) with engine {engine!r}")
@@ -230,6 +243,8 @@ class SegmentBoxesAlgorithm(QgsProcessingAlgorithm):
                 break
             sink.addFeature(feature, QgsFeatureSink.FastInsert)
             status = feature["status"]
-            if status != "ok":
+            if status == "low_score":
+                feedback.pushInfo(f"box {feature['box_fid']}: {feature['reason']}")
+            elif status != "ok":
                 feedback.pushWarning(f"box {feature['box_fid']}: {status}: {feature['reason']}")
         return {self.OUTPUT: dest_id}
