@@ -123,12 +123,13 @@ class PromptPoints:
         """Per prompt, None or its clicks in scene pixels ((K, 2) XY, (K,) labels).
 
         Raises:
-            CRSError: clicks without CRS over a georeferenced scene, or with one over a scene without.
+            CRSError: clicks with a CRS over a scene without one.
         """
         from rossam_geo.geo import points_to_pixels
 
         flat = np.concatenate([*self.xy, np.zeros((0, 2))])
-        pixels = points_to_pixels(flat, self.crs, scene)
+        # without a CRS the clicks are scene pixels, as prompt boxes without one (``pixel``)
+        pixels = flat if self.crs is None else points_to_pixels(flat, self.crs, scene)
         out: list[tuple[np.ndarray, np.ndarray] | None] = []
         start = 0
         for labels in self.labels:

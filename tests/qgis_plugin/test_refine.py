@@ -9,12 +9,22 @@ import pytest
 pytest.importorskip("qgis", reason="QGIS tests run under QGIS's Python: scripts/test_qgis.sh")
 
 import csv
+import os
+import shutil
 import subprocess
 
-from qgis.core import QgsVectorLayer
+from qgis.core import (
+    QgsCoordinateTransform,
+    QgsGeometry,
+    QgsPointXY,
+    QgsProject,
+    QgsRectangle,
+    QgsVectorLayer,
+)
 from qgis.PyQt.QtCore import Qt
+from qgis.PyQt.QtGui import QColor
 
-from tests.qgis_plugin.conftest import backend_cli, backend_program, wait_until
+from tests.qgis_plugin.conftest import REPO, backend_cli, backend_program, wait_until
 from tests.qgis_plugin.helpers import (
     TWO_A,
     TWO_B,
@@ -163,3 +173,77 @@ def test_the_bundled_rossam_model_refines_through_the_backend_as_the_command_lin
     assert done.returncode == 0, done.stderr
     (expected,) = [f.geometry() for f in QgsVectorLayer(str(out), "cli", "ogr").getFeatures()]
     assert refined.symDifference(expected).area() < 1e-6 * expected.area()
+
+
+def test_screenshot_of_a_refinement_on_the_example_scene(plugin, qgis_iface, qgis_canvas, tmp_path):
+    """A box around two airplanes of the example airfield gives the left one; a click on the right one and
+    two clicks off the object on the left one give the right one. Writes docs/images/qgis_refine.png with
+    ROSSAM_WRITE_DOCS_IMAGES=1."""
+    example = REPO / "examples" / "airfield.tif"
+    use_engine("grabcut")
+    raster = load_raster(example, qgis_iface)
+    left, right = airplane_boxes(raster, example, (0, 1))
+    box = QgsRectangle(left)
+    box.combineExtentWith(right)
+    box.grow(1.5)
+    qgis_canvas.resize(900, 480)
+    qgis_canvas.setDestinationCrs(raster.crs())
+    shown = QgsRectangle(box)
+    shown.grow(12)
+    qgis_canvas.setExtent(shown)
+    controller = plugin.controller
+
+    refinement = controller.refine_rect(box)
+    box_only = answered(refinement)
+    assert box_only.intersects(QgsGeometry.fromRect(left)) and not box_only.intersects(
+        QgsGeometry.fromRect(right)
+    )
+    to_map = raster_to_map(raster)
+    for col, row, label in ((995.5, 640.5, 1), (880.5, 650.5, 0), (856.5, 652.5, 0)):
+        controller.refine_click(to_map(col, row), label)
+    refined = answered(refinement)
+    assert refined.intersects(QgsGeometry.fromRect(right)) and not refined.intersects(
+        QgsGeometry.fromRect(left)
+    )
+
+    qgis_canvas.setLayers([raster])
+    window = qgis_canvas.window()  # the canvas renders at its size only once its window is shown
+    window.show()
+    window.resize(900, 480)
+    wait_until(lambda: qgis_canvas.mapSettings().outputSize() == qgis_canvas.viewport().size())
+    qgis_canvas.setExtent(shown)
+    wait_until(lambda: not qgis_canvas.isDrawing())
+    rendered: list[bool] = []
+    qgis_canvas.mapCanvasRefreshed.connect(lambda: rendered.append(True))
+    qgis_canvas.refreshAllLayers()
+    wait_until(lambda: bool(rendered) and not qgis_canvas.isDrawing())
+    image = qgis_canvas.grab().toImage()
+    window.hide()
+    out = tmp_path / "qgis_refine.png"
+    assert image.save(str(out), "PNG")
+    colours = [
+        QColor(image.pixel(x, y)) for y in range(0, image.height(), 2) for x in range(0, image.width(), 2)
+    ]
+    cyan = sum(1 for c in colours if c.red() < 60 and c.green() > 180 and c.blue() > 200)
+    green = sum(1 for c in colours if c.red() < 90 and c.green() > 160 and c.blue() < 90)
+    red = sum(1 for c in colours if c.red() > 200 and c.green() < 80 and c.blue() < 80)
+    grey = sum(1 for c in colours if 110 < c.red() < 200 and abs(c.red() - c.blue()) < 12)
+    assert cyan > 100 and green > 5 and red > 10  # the preview's outline and both kinds of click
+    assert grey > len(colours) // 2  # over the apron of the example scene
+    if os.environ.get("ROSSAM_WRITE_DOCS_IMAGES"):
+        shutil.copyfile(out, REPO / "docs" / "images" / "qgis_refine.png")
+
+
+def airplane_boxes(raster, example, indexes):
+    """The boxes of the example scene's GeoJSON at ``indexes``, in the raster's CRS."""
+    boxes = QgsVectorLayer(str(example.with_name("airfield_boxes.geojson")), "boxes", "ogr")
+    to_raster = QgsCoordinateTransform(boxes.crs(), raster.crs(), QgsProject.instance())
+    features = list(boxes.getFeatures())
+    return [to_raster.transformBoundingBox(features[i].geometry().boundingBox()) for i in indexes]
+
+
+def raster_to_map(raster):
+    """(col, row) pixel position of ``raster`` -> its map point (a north-up raster)."""
+    extent = raster.extent()
+    x_res, y_res = raster.rasterUnitsPerPixelX(), raster.rasterUnitsPerPixelY()
+    return lambda col, row: QgsPointXY(extent.xMinimum() + col * x_res, extent.yMaximum() - row * y_res)

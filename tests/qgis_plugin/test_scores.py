@@ -9,6 +9,7 @@ pytest.importorskip("qgis", reason="QGIS tests run under QGIS's Python: scripts/
 
 from qgis.core import Qgis, QgsFeature, QgsRenderContext
 from qgis.PyQt.QtCore import Qt
+from qgis.PyQt.QtGui import QColor
 
 from tests.qgis_plugin.conftest import backend_program, wait_until
 from tests.qgis_plugin.helpers import load_raster, two_rect, write_two_objects_raster
@@ -41,9 +42,17 @@ def outline_styles(layer) -> dict[float, Qt.PenStyle]:
     return styles
 
 
-def test_low_scores_are_outlined_dashed_and_a_new_threshold_restyles(plugin, qgis_iface, tmp_path):
+def load_two_objects(qgis_iface, qgis_canvas, tmp_path) -> None:
+    """The refinement raster, with the canvas in its CRS (drawn boxes are in the canvas CRS)."""
+    raster = load_raster(write_two_objects_raster(tmp_path / "two.tif"), qgis_iface)
+    qgis_canvas.setDestinationCrs(raster.crs())
+
+
+def test_low_scores_are_outlined_dashed_and_a_new_threshold_restyles(
+    plugin, qgis_iface, qgis_canvas, tmp_path
+):
     save_settings(engine="box", min_score=0.5)
-    load_raster(write_two_objects_raster(tmp_path / "two.tif"), qgis_iface)
+    load_two_objects(qgis_iface, qgis_canvas, tmp_path)
     layer = segment(plugin, two_rect(20.2, 30.2, 55.8, 61.8))
     (result,) = list(layer.getFeatures())
     assert result["score"] == 1.0 and result["status"] == "ok"  # the box engine has no confidence
@@ -56,13 +65,26 @@ def test_low_scores_are_outlined_dashed_and_a_new_threshold_restyles(plugin, qgi
         "ROS-SAM result",
     ]
 
+    # a colour chosen by the user stays when the threshold changes; only the rules' filters follow it
+    layer.renderer().rootRule().children()[1].symbol().symbolLayer(1).setStrokeColor(QColor("blue"))
     save_settings(engine="box", min_score=0.2)
     plugin.settings_changed()
     assert outline_styles(layer) == {1.0: Qt.SolidLine, 0.3: Qt.SolidLine}
+    kept = layer.renderer().rootRule().children()[1].symbol().symbolLayer(1).strokeColor()
+    assert kept.name() == "#0000ff"
+    assert layer.renderer().rootRule().children()[0].label() == "score below 0.2"
+
+    # a layer the user restyled completely is left alone
+    from qgis.core import QgsFillSymbol, QgsSingleSymbolRenderer
+
+    layer.setRenderer(QgsSingleSymbolRenderer(QgsFillSymbol.createSimple({"color": "red"})))
+    save_settings(engine="box", min_score=0.9)
+    plugin.settings_changed()
+    assert isinstance(layer.renderer(), QgsSingleSymbolRenderer)
 
 
-def test_the_threshold_goes_to_the_backend_as_min_score(plugin, qgis_iface, tmp_path):
-    load_raster(write_two_objects_raster(tmp_path / "two.tif"), qgis_iface)
+def test_the_threshold_goes_to_the_backend_as_min_score(plugin, qgis_iface, qgis_canvas, tmp_path):
+    load_two_objects(qgis_iface, qgis_canvas, tmp_path)
     rect = two_rect(12.2, 22.2, 99.8, 69.8)
     save_settings(engine="rossam", min_score=1.0)  # a predicted IoU is below 1
     assert plugin.controller.request_for(plugin.controller.raster_layer(), rect).options["min_score"] == 1.0

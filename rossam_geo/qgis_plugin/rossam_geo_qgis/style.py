@@ -3,7 +3,8 @@
 Results whose ``score`` (the engine's predicted IoU) is below the threshold of the settings ("Flag results
 with score below") are drawn with a dashed orange outline, the others with a yellow one, both over a dark
 line and without fill, so the object stays visible. The style is rule-based on the ``score`` field; layers
-styled here carry a custom property, so a new threshold restyles them (and only them).
+styled here keep the keys of their two rules in a custom property, so a new threshold changes the filters of
+those rules (and nothing else: colours chosen since are kept, other layers are left alone).
 """
 
 from __future__ import annotations
@@ -16,8 +17,8 @@ from qgis.core import (
     QgsVectorLayer,
 )
 
-#: custom property of the layers styled here (its value: the score threshold of the style).
-STYLE_PROPERTY = "rossam_geo/score_flag"
+#: custom property of the layers styled here: the keys of the low-score rule and of the other results' rule.
+STYLE_PROPERTY = "rossam_geo/score_rules"
 #: outline colours: results, results with a low score (dashed), and the dark line under both.
 OK_COLOUR, LOW_COLOUR, UNDER_COLOUR = "255,220,0,255", "255,110,0,255", "30,30,30,220"
 
@@ -44,26 +45,43 @@ def low_score_filter(min_score: float) -> str:
 def apply_outline_style(layer: QgsVectorLayer, min_score: float) -> None:
     """Style ``layer``: yellow outlines, dashed orange ones for scores below ``min_score``."""
     root = QgsRuleBasedRenderer.Rule(None)
-    low = QgsRuleBasedRenderer.Rule(
-        outline_symbol(LOW_COLOUR, dashed=True),
-        0,
-        0,
-        low_score_filter(min_score),
-        f"score below {min_score:g}",
-    )
+    low = QgsRuleBasedRenderer.Rule(outline_symbol(LOW_COLOUR, dashed=True))
+    others = QgsRuleBasedRenderer.Rule(outline_symbol(OK_COLOUR))
     root.appendChild(low)
-    others = f"NOT ({low_score_filter(min_score)})"  # not ELSE: symbolsForFeature would match it too
-    root.appendChild(QgsRuleBasedRenderer.Rule(outline_symbol(OK_COLOUR), 0, 0, others, "ROS-SAM result"))
+    root.appendChild(others)
+    _set_threshold(low, others, min_score)
     layer.setRenderer(QgsRuleBasedRenderer(root))
-    layer.setCustomProperty(STYLE_PROPERTY, float(min_score))
+    layer.setCustomProperty(STYLE_PROPERTY, f"{low.ruleKey()},{others.ruleKey()}")
     layer.triggerRepaint()
+
+
+def _set_threshold(
+    low: QgsRuleBasedRenderer.Rule, others: QgsRuleBasedRenderer.Rule, min_score: float
+) -> None:
+    low.setFilterExpression(low_score_filter(min_score))
+    low.setLabel(f"score below {min_score:g}")
+    others.setFilterExpression(
+        f"NOT ({low_score_filter(min_score)})"
+    )  # not ELSE: symbolsForFeature matches it
+    others.setLabel("ROS-SAM result")
+
+
+def set_score_threshold(layer: QgsVectorLayer, min_score: float) -> bool:
+    """Flag the scores below ``min_score`` in a layer styled here; False (nothing changed) for other layers
+    and for layers whose two rules are gone."""
+    keys = str(layer.customProperty(STYLE_PROPERTY) or "").split(",")
+    renderer = layer.renderer()
+    if len(keys) != 2 or not isinstance(renderer, QgsRuleBasedRenderer):
+        return False
+    low, others = (renderer.rootRule().findRuleByKey(key) for key in keys)
+    if low is None or others is None:
+        return False
+    _set_threshold(low, others, min_score)
+    layer.triggerRepaint()
+    return True
 
 
 def restyle_result_layers(min_score: float) -> int:
     """Give the project's layers styled here the new threshold; returns how many were restyled."""
-    count = 0
-    for layer in QgsProject.instance().mapLayers().values():
-        if isinstance(layer, QgsVectorLayer) and layer.customProperty(STYLE_PROPERTY) is not None:
-            apply_outline_style(layer, min_score)
-            count += 1
-    return count
+    layers = QgsProject.instance().mapLayers().values()
+    return sum(set_score_threshold(layer, min_score) for layer in layers if isinstance(layer, QgsVectorLayer))
