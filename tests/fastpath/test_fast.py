@@ -232,24 +232,15 @@ def test_device_resampling_scales_clicks_as_the_host_pipeline(tiny_rossam, blob_
     plans = [plan_crop(b, 96, 96, crop_size=48, upsample=2.0, input_size_px=128) for b in boxes]
     windows = np.stack([source.read_window(p.col_off, p.row_off, p.width, p.height)[0] for p in plans])
     inputs = np.stack([window_to_model_input(w, p) for w, p in zip(windows, plans, strict=True)])
-    expected = host.predict(
-        inputs,
-        np.stack([p.box_to_model(b) for p, b in zip(plans, boxes, strict=True)]),
-        np.stack([p.points_to_model(c) for p, c in zip(plans, clicks_px, strict=True)]),
-        labels,
-    )
-    actual = device.predict_windows(
-        windows,
-        np.stack([p.box_to_window(b) for p, b in zip(plans, boxes, strict=True)]),
-        (plans[0].model_height, plans[0].model_width),
-        np.stack([p.points_to_window(c) for p, c in zip(plans, clicks_px, strict=True)]),
-        labels,
-    )
-    unclicked = device.predict_windows(
-        windows,
-        np.stack([p.box_to_window(b) for p, b in zip(plans, boxes, strict=True)]),
-        (plans[0].model_height, plans[0].model_width),
-    )
+    pairs = list(zip(plans, boxes, clicks_px, strict=True))
+    boxes_model = np.stack([p.box_to_model(b) for p, b, _ in pairs])
+    boxes_window = np.stack([p.box_to_window(b) for p, b, _ in pairs])
+    clicks_model = np.stack([p.points_to_model(c) for p, _, c in pairs])
+    clicks_window = np.stack([p.points_to_window(c) for p, _, c in pairs])
+    model_hw = (plans[0].model_height, plans[0].model_width)
+    expected = host.predict(inputs, boxes_model, clicks_model, labels)
+    actual = device.predict_windows(windows, boxes_window, model_hw, clicks_window, labels)
+    unclicked = device.predict_windows(windows, boxes_window, model_hw)
     for i, plan in enumerate(plans):
         host_mask = logits_to_window_mask(expected.mask_logits[i], plan, None)
         assert (actual.masks[i] == host_mask).mean() >= 0.995

@@ -115,3 +115,15 @@ def test_the_fingerprint_changes_with_the_clicks_and_subsets_keep_them():
     assert len({plain, prompt_fingerprint(clicked), prompt_fingerprint(other)}) == 3
     second = subset(clicked, [1])
     assert second.points is not None and second.points.items(0) == [[2.0, 2.0, 1]]
+
+
+def test_clicks_without_crs_are_scene_pixels_like_pixel_boxes(scene):
+    features = rossam_geo.segment(
+        scene,
+        np.array([[12.0, 22.0, 100.0, 70.0]]),
+        engine="grabcut",
+        pixel=True,
+        points=[[[*ON_B, 1], [*ON_A, 0]]],
+    )
+    geometry = features.geometry.iloc[0]
+    assert covered(geometry, A) == 0 and covered(geometry, B) > 0.95
