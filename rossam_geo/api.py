@@ -24,6 +24,7 @@ import numpy as np
 
 from rossam_geo.engines import Engine, get_engine
 from rossam_geo.segmentation.options import PromptOptions, SegmentOptions, option_names
+from rossam_geo.segmentation.points import Points as Points  # re-exported
 from rossam_geo.segmentation.prompts import Boxes as Boxes  # re-exported
 from rossam_geo.segmentation.prompts import prompts_from_geodataframe as prompts_from_geodataframe
 from rossam_geo.segmentation.resume import RESUME_FIELDS as RESUME_FIELDS  # re-exported
@@ -90,16 +91,23 @@ class Segmenter:
             self.engine = engine
 
     def segment_scene(
-        self, scene: str | Path, boxes: Boxes, *, progress: bool = False, **options: Any
+        self,
+        scene: str | Path,
+        boxes: Boxes,
+        *,
+        points: Points = None,
+        progress: bool = False,
+        **options: Any,
     ) -> SceneSegmentation:
         """Like :meth:`segment`, returning the features with the pixel boxes, scene-CRS polygons and times."""
         from rossam_geo import io
+        from rossam_geo.segmentation.points import attach_points
         from rossam_geo.segmentation.prompts import load_prompts
         from rossam_geo.segmentation.run import progress_bar, segment_scene
 
         segment_options, prompt_options = split_options(options)
         with io.open_raster(scene) as reader:
-            prompts = load_prompts(boxes, reader.info.name, prompt_options)
+            prompts = attach_points(load_prompts(boxes, reader.info.name, prompt_options), points)
             with progress_bar(progress, len(prompts), f"segmenting {reader.info.name}") as advance:
                 return segment_scene(reader, prompts, self.engine, segment_options, on_progress=advance)
 
@@ -113,6 +121,7 @@ class Segmenter:
         mode: Literal["create", "overwrite", "append", "resume"] = "create",
         every_seconds: float = 30.0,
         every_features: int = 1000,
+        points: Points = None,
         progress: bool = False,
         **options: Any,
     ) -> SceneSegmentation:
@@ -132,6 +141,7 @@ class Segmenter:
             out_layer: its layer (``layer`` in ``options`` is the prompt file's layer).
             mode: the write mode.
             every_seconds, every_features: when chunks are written.
+            points: clicks that refine the boxes, as for :meth:`segment`.
             progress: draw a progress bar on stderr.
             **options: keyword options of :meth:`segment`.
         """
@@ -149,6 +159,7 @@ class Segmenter:
             every_seconds=every_seconds,
             every_features=every_features,
             progress=progress,
+            points=points,
         )
 
     def segment(self, scene: str | Path, boxes: Boxes, **options: Any) -> geopandas.GeoDataFrame:
@@ -163,7 +174,11 @@ class Segmenter:
                 ``crop``, ``batch_size``, ``bands``, ``simplify_px``, ``all_parts``, ``min_region_px``,
                 ``min_score``, ``output_crs``, ``polygon_workers``) and
                 :class:`~rossam_geo.segmentation.PromptOptions` (``boxes_crs``, ``layer``, ``class_field``,
-                ``pixel``); see ``docs/segment.md``.
+                ``pixel``); see ``docs/segment.md``; and ``points``: clicks that refine the boxes
+                (:mod:`rossam_geo.segmentation.points`): a points file (a point layer or CSV with
+                ``prompt_id`` and ``label`` fields, 1 on the object, 0 off it), per prompt None or (K, 3)
+                ``[x, y, label]`` rows in the prompts' coordinates, or a
+                :class:`~rossam_geo.segmentation.points.PromptPoints`.
 
         Returns:
             A GeoDataFrame with one feature per prompt, in prompt order, in the scene CRS or ``output_crs``.
@@ -229,10 +244,10 @@ def segment(
     """Segment one object per prompt box in a scene and return polygons (see :meth:`Segmenter.segment`).
 
     Loads the engine for this call only; use :class:`Segmenter` to keep a model loaded. ``options`` that are
-    not segment or prompt options (nor ``progress``) go to the engine's factory (for instance ``mode`` of
-    the rossam engine); ``batch_size`` goes to both.
+    not segment or prompt options (nor ``progress`` or ``points``) go to the engine's factory (for instance
+    ``mode`` of the rossam engine); ``batch_size`` goes to both.
     """
-    run_names = {*option_names(SegmentOptions), *option_names(PromptOptions), "progress"}
+    run_names = {*option_names(SegmentOptions), *option_names(PromptOptions), "progress", "points"}
     engine_options = {k: v for k, v in options.items() if k not in run_names}
     run_options = {k: v for k, v in options.items() if k in run_names}
     segmenter = Segmenter(

@@ -20,6 +20,7 @@ from shapely.geometry import MultiPolygon, Polygon
 from shapely.geometry.base import BaseGeometry
 
 from rossam_geo.errors import CRSError, InputError
+from rossam_geo.mask_parts import keep_box_parts, remove_small_regions
 
 if TYPE_CHECKING:
     from rossam_geo.io import SceneInfo
@@ -30,6 +31,7 @@ __all__ = [
     "keep_box_parts",
     "mask_to_geometry",
     "pixel_size",
+    "points_to_pixels",
     "remove_small_regions",
     "reproject_geometries",
     "window_transform",
@@ -136,6 +138,40 @@ def boxes_to_pixels(
     return out
 
 
+def points_to_pixels(points_xy: np.ndarray, points_crs: pyproj.CRS | None, scene: SceneInfo) -> np.ndarray:
+    """Convert XY points to pixel coordinates of the scene (x right, y down), as :func:`boxes_to_pixels`.
+
+    Args:
+        points_xy: (K, 2) float XY in ``points_crs`` units, or in scene pixels when ``points_crs`` is None.
+        points_crs: the points' CRS, or None for pixel coordinates.
+        scene: the scene (its ``crs`` and ``transform``).
+
+    Returns:
+        (K, 2) float64 pixel XY; points that cannot be reprojected are NaN.
+
+    Raises:
+        CRSError: pixel points (no CRS) over a georeferenced scene, or points with a CRS over a scene without.
+    """
+    points = np.asarray(points_xy, dtype=np.float64).reshape(-1, 2)
+    if points_crs is None:
+        if scene.georeferenced:
+            raise CRSError(
+                f"the clicks have no CRS but scene {scene.name!r} is georeferenced; give them in the "
+                "prompts' CRS (or in pixels with --pixel)"
+            )
+        return points.copy()
+    if scene.crs is None:
+        raise CRSError(f"the clicks are in {points_crs.name!r} but scene {scene.name!r} has no CRS")
+    x, y = points[:, 0], points[:, 1]
+    if not points_crs.equals(scene.crs, ignore_axis_order=True):
+        transformer = pyproj.Transformer.from_crs(points_crs, scene.crs, always_xy=True)
+        x, y = transformer.transform(x, y, errcheck=False)
+    cols, rows = ~scene.transform @ (np.asarray(x, np.float64), np.asarray(y, np.float64))
+    out = np.column_stack([cols, rows]).astype(np.float64)
+    out[~np.isfinite(out).all(axis=1)] = np.nan
+    return out
+
+
 def _box_polygon(box_px_xyxy: Sequence[float], transform: Affine) -> Polygon:
     x0, y0, x1, y1 = (float(v) for v in box_px_xyxy)
     return Polygon([transform @ (x, y) for x, y in ((x0, y0), (x1, y0), (x1, y1), (x0, y1))])
@@ -158,104 +194,12 @@ def _as_polygonal(parts: list[Polygon]) -> Polygon | MultiPolygon:
     return MultiPolygon(parts)
 
 
-def keep_box_parts(
-    mask: np.ndarray, box_px_xyxy: Sequence[float] | np.ndarray | None = None, *, all_parts: bool = False
-) -> np.ndarray:
-    """Keep the 4-connected parts of a mask that overlap a box's interior (on the raster, before polygons).
-
-    Overlaps are areas in pixels: a pixel that the box edge cuts counts with the fraction inside the box, so
-    the part chosen is the one whose polygon has the largest intersection with the box polygon.
-
-    Args:
-        mask: (H, W) bool mask.
-        box_px_xyxy: (4,) XYXY box in the mask's pixel frame (fractional pixels allowed); None: no box.
-        all_parts: keep every overlapping part (without a box: every part) instead of the one with the
-            largest overlap (ties: the larger part; without a box: the largest part).
-
-    Returns:
-        (H, W) bool mask; empty when no part overlaps the box.
-    """
-    import cv2
-
-    mask_bool = np.asarray(mask).astype(bool)
-    if box_px_xyxy is None and all_parts:
-        return mask_bool
-    count, labels = cv2.connectedComponents(mask_bool.astype(np.uint8), connectivity=4)
-    sizes = np.bincount(labels.ravel(), minlength=count)
-    sizes[0] = 0  # background
-    if box_px_xyxy is None:
-        return labels == int(np.argmax(sizes)) if count > 1 else np.zeros_like(mask_bool)
-    height, width = mask_bool.shape
-    x0, y0, x1, y1 = (float(v) for v in box_px_xyxy)
-    c0, r0 = max(0, math.floor(x0)), max(0, math.floor(y0))
-    c1, r1 = min(width, math.ceil(x1)), min(height, math.ceil(y1))
-    if c1 <= c0 or r1 <= r0:
-        return np.zeros_like(mask_bool)
-    cols, rows = np.arange(c0, c1, dtype=np.float64), np.arange(r0, r1, dtype=np.float64)
-    weight_x = np.clip(np.minimum(cols + 1, x1) - np.maximum(cols, x0), 0.0, 1.0)
-    weight_y = np.clip(np.minimum(rows + 1, y1) - np.maximum(rows, y0), 0.0, 1.0)
-    overlap = np.bincount(
-        labels[r0:r1, c0:c1].ravel(), weights=np.outer(weight_y, weight_x).ravel(), minlength=count
-    )
-    overlap[0] = 0.0
-    touching = np.flatnonzero(overlap > 0)
-    if touching.size == 0:
-        return np.zeros_like(mask_bool)
-    if all_parts:
-        return np.isin(labels, touching) & mask_bool
-    best = max(touching, key=lambda k: (overlap[k], sizes[k]))
-    return labels == best
-
-
-def remove_small_regions(
-    mask: np.ndarray, min_region_px: float, *, keep: np.ndarray | None = None
-) -> np.ndarray:
-    """Fill the holes and drop the islands of a mask smaller than ``min_region_px`` pixels.
-
-    This is SAM's own mask post-processing (``segment_anything.utils.amg.remove_small_regions``, run for holes
-    and then islands), with two differences that keep objects whole: a hole is a background region enclosed
-    by the mask (8-connected, not touching the window's edge), and an island (4-connected part) that overlaps
-    ``keep`` is never dropped, nor the largest one when all are small.
-
-    Args:
-        mask: (H, W) bool mask.
-        min_region_px: area threshold in pixels; 0 returns the mask unchanged.
-        keep: (H, W) bool, pixels whose islands stay whatever their size (the part chosen for the box).
-
-    Returns:
-        (H, W) bool mask.
-    """
-    import cv2
-
-    mask_bool = np.asarray(mask).astype(bool)
-    if min_region_px <= 0 or not mask_bool.any():
-        return mask_bool
-    count, labels, stats, _ = cv2.connectedComponentsWithStats((~mask_bool).astype(np.uint8), connectivity=8)
-    if count > 1:
-        edge = np.unique(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]]))
-        small = stats[:, cv2.CC_STAT_AREA] < min_region_px
-        small[0] = False  # label 0: the mask itself
-        small[edge] = False
-        if small.any():
-            mask_bool = mask_bool | small[labels]
-    count, labels, stats, _ = cv2.connectedComponentsWithStats(mask_bool.astype(np.uint8), connectivity=4)
-    if count <= 2:
-        return mask_bool
-    sizes = stats[:, cv2.CC_STAT_AREA].copy()
-    sizes[0] = 0
-    kept = sizes >= min_region_px
-    kept[int(np.argmax(sizes))] = True
-    if keep is not None:
-        kept[np.unique(labels[np.asarray(keep, bool) & mask_bool])] = True
-    kept[0] = False
-    return kept[labels]
-
-
 def mask_to_geometry(
     mask: np.ndarray,
     transform: Affine,
     *,
     box_px_xyxy: Sequence[float] | None = None,
+    keep_points_px: np.ndarray | None = None,
     all_parts: bool = False,
     simplify_px: float = 0.0,
     min_region_px: float = 0.0,
@@ -269,6 +213,8 @@ def mask_to_geometry(
         mask: (h, w) bool mask of the window.
         transform: the window's pixel -> scene-CRS transform (see :func:`window_transform`).
         box_px_xyxy: the prompt box in the window's pixel frame; only parts overlapping its interior are kept.
+        keep_points_px: (P, 2) XY clicks on the object in the window's pixel frame: the parts holding one are
+            kept too (with the part chosen for the box).
         all_parts: keep every (overlapping) part instead of the one with the largest overlap with the box
             (or the largest area, without a box).
         simplify_px: simplification tolerance in pixels (0: none); topology is preserved.
@@ -286,28 +232,43 @@ def mask_to_geometry(
     # Choose the part(s) on the raster first (C speed), so that only they are turned into polygons: a
     # speckled mask can hold thousands of parts. The polygon-level choice below then decides among the
     # polygons of the chosen part(s).
-    mask_bool = keep_box_parts(mask, box_px_xyxy, all_parts=all_parts)
+    mask_bool = keep_box_parts(mask, box_px_xyxy, all_parts=all_parts, keep_points_px=keep_points_px)
     if min_region_px > 0 and mask_bool.any():
-        main = keep_box_parts(mask_bool, box_px_xyxy) if all_parts else mask_bool
+        main = (
+            keep_box_parts(mask_bool, box_px_xyxy, keep_points_px=keep_points_px) if all_parts else mask_bool
+        )
         mask_bool = remove_small_regions(mask_bool, min_region_px, keep=main)
     if not mask_bool.any():
         return Polygon()
     parts: list[Polygon] = []
     for geojson, _value in shapes(mask_bool.astype(np.uint8), mask=mask_bool, transform=transform):
         parts.extend(_polygons(shapely.make_valid(shapely.geometry.shape(geojson))))
+    held = _parts_holding(parts, keep_points_px, transform)
     if box_px_xyxy is not None and len(parts) > 1:
         box = _box_polygon(box_px_xyxy, transform)
         overlaps = [(p.intersection(box).area, p) for p in parts]
-        parts = [p for overlap, p in overlaps if overlap > 0.0]
-        if not all_parts and parts:
-            parts = [max(overlaps, key=lambda item: (item[0], item[1].area))[1]]
+        chosen = [p for overlap, p in overlaps if overlap > 0.0]
+        if not all_parts and chosen:
+            chosen = [max(overlaps, key=lambda item: (item[0], item[1].area))[1]]
+        parts = chosen + [p for p in held if not any(p is c for c in chosen)]
     elif not all_parts and parts:
-        parts = [max(parts, key=lambda p: p.area)]
+        largest = max(parts, key=lambda p: p.area)
+        parts = [largest] + [p for p in held if p is not largest]
     geom: BaseGeometry = _as_polygonal(parts)
     if simplify_px > 0 and not geom.is_empty:
         geom = shapely.make_valid(geom.simplify(simplify_px * pixel_size(transform), preserve_topology=True))
         geom = _as_polygonal(_polygons(geom))
     return geom
+
+
+def _parts_holding(parts: list[Polygon], points_px_xy: np.ndarray | None, transform: Affine) -> list[Polygon]:
+    """The polygons (in the scene CRS) that hold one of the XY pixel points (mapped through ``transform``)."""
+    if points_px_xy is None or len(points_px_xy) == 0:
+        return []
+    points = [
+        shapely.geometry.Point(transform @ (float(x), float(y))) for x, y in np.reshape(points_px_xy, (-1, 2))
+    ]
+    return [p for p in parts if any(p.covers(point) for point in points)]
 
 
 def _linear_unit_factor(crs: pyproj.CRS) -> float:

@@ -3,8 +3,8 @@
 
 Usage: python scripts/build_plugin.py [-o dist/rossam_geo_qgis-<version>.zip]
 
-Works without installing rossam-geo: it needs only ``rossam_geo.qgis_plugin.archive`` and the standard
-library.
+Works without installing rossam-geo, with a Python that has rossam-geo's dependencies (the zip is written
+through ``rossam_geo.io``).
 """
 
 from __future__ import annotations

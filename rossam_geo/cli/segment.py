@@ -31,6 +31,13 @@ from rossam_geo.cli.options import (
 @speed_options
 @segment_options
 @prompt_options
+@click.option(
+    "--points",
+    type=click.Path(exists=True, dir_okay=False),
+    default=None,
+    help="Clicks that refine the boxes: a point layer (any CRS) or a CSV (x, y in the prompts' coordinates) "
+    "with prompt_id and label (1 on the object, 0 off it).",
+)
 @click.option("--overwrite", is_flag=True, help="Replace the output layer (the file's other layers stay).")
 @click.option("--append", is_flag=True, help="Add the features to the output layer.")
 @click.option(
@@ -63,6 +70,7 @@ def segment(
     attention: str,
     compile_encoder: bool | None,
     tta: str,
+    points: str | None,
     overwrite: bool,
     append: bool,
     resume: bool,
@@ -102,6 +110,8 @@ def segment(
         raise click.UsageError(
             "use either --overwrite (start again) or --resume (keep the features already written), not both"
         )
+    if points is not None and scheduler is not None:
+        raise click.UsageError("--points refines the boxes of one scene; run without --scheduler")
     mode = "overwrite" if overwrite else "resume" if resume else "append" if append else "create"
     out_path = Path(output)
     if preview is not None and Path(preview).exists() and not overwrite:
@@ -134,7 +144,14 @@ def segment(
 
     segmenter = Segmenter(engine, weights=weights, device=device, batch_size=run_options.batch_size, **speed)
     result = segmenter.segment_to_file(
-        scene, prompts, out_path, out_layer=layer_name, mode=target.mode, progress=not quiet, **options
+        scene,
+        prompts,
+        out_path,
+        out_layer=layer_name,
+        mode=target.mode,
+        points=points,
+        progress=not quiet,
+        **options,
     )
     if preview is not None:
         _write_preview(result, scene, run_options.bands, preview)

@@ -52,7 +52,8 @@ def box_logits(height: int, width: int, box_px_xyxy: np.ndarray) -> np.ndarray:
 
 
 class BoxEngine:
-    """Returns each prompt box as its mask, with score 1.0 (no confidence), at the window's native resolution.
+    """Returns each prompt box as its mask, with score 1.0 (no confidence), at the window's native resolution;
+    clicks are ignored.
 
     Args:
         weights: must be None (the engine has none).
@@ -68,8 +69,15 @@ class BoxEngine:
         reject_weights(self.name, weights)
         self.max_batch = int(batch_size) if batch_size else DEFAULT_MAX_BATCH
 
-    def predict(self, images_rgb_u8: np.ndarray, boxes_px_xyxy: np.ndarray) -> EnginePrediction:
-        """Draw each box on its image; see :meth:`rossam_geo.engines.base.Engine.predict`."""
+    def predict(
+        self,
+        images_rgb_u8: np.ndarray,
+        boxes_px_xyxy: np.ndarray,
+        points_px_xy: np.ndarray | None = None,
+        point_labels: np.ndarray | None = None,
+    ) -> EnginePrediction:
+        """Draw each box on its image; clicks are ignored (the mask is the box whatever they say); see
+        :meth:`rossam_geo.engines.base.Engine.predict`."""
         batch, height, width = images_rgb_u8.shape[:3]
         logits = np.stack([box_logits(height, width, boxes_px_xyxy[b]) for b in range(batch)])
         return EnginePrediction(

@@ -13,9 +13,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from rossam_geo.engines.base import EnginePrediction, WindowPrediction
+from rossam_geo.engines.base import EnginePrediction, WindowPrediction, check_point_arrays
 from rossam_geo.engines.device import resolve_device
-from rossam_geo.engines.tta import augment, merge, symmetries
+from rossam_geo.engines.tta import augment, augment_points, merge, symmetries
 from rossam_geo.errors import InputError
 
 if TYPE_CHECKING:
@@ -151,24 +151,32 @@ class SamFamilyEngine:
             return tensor.pin_memory().to(self.device, non_blocking=True)
         return tensor.to(self.device)
 
-    def _pass_inputs(
-        self, images: np.ndarray, boxes: np.ndarray, per_pass: int
-    ) -> tuple[np.ndarray, np.ndarray, Any]:
-        """``(images, boxes, runners)`` of one encoder pass.
+    def _pass_inputs(self, per_pass: int, arrays: list[np.ndarray]) -> tuple[list[np.ndarray], Any]:
+        """``(arrays, runners)`` of one encoder pass; ``arrays`` are per object: images, boxes and any points
+        and labels.
 
         The compiled blocks run passes of the full batch shape only (one compilation per engine): a pass
         holding at least half a batch is padded to it by repeating its last object; a smaller one (the last
         objects of a run, a single box drawn in QGIS) runs the blocks eagerly rather than compiling a new
         shape or computing a mostly padded batch.
         """
-        count = images.shape[0]
+        count = arrays[0].shape[0]
         if self._runners is None or 2 * count < per_pass:
-            return images, boxes, None
+            return arrays, None
         missing = per_pass - count
         if missing > 0:
-            images = np.concatenate([images, np.repeat(images[-1:], missing, axis=0)])
-            boxes = np.concatenate([boxes, np.repeat(boxes[-1:], missing, axis=0)])
-        return images, boxes, self._runners
+            arrays = [np.concatenate([a, np.repeat(a[-1:], missing, axis=0)]) for a in arrays]
+        return arrays, self._runners
+
+    def _clicks_to_device(self, arrays: list[np.ndarray]) -> dict[str, torch.Tensor]:
+        """The network's point arguments from the (points, labels) padded with the images; none without
+        clicks (a box alone goes through exactly as before)."""
+        if len(arrays) < 4:
+            return {}
+        return {
+            "points_px_xy": self._to_device(arrays[2].astype(np.float32)),
+            "point_labels": self._to_device(arrays[3]),
+        }
 
     def _check_boxes(self, boxes_px_xyxy: np.ndarray, count: int) -> np.ndarray:
         boxes = np.asarray(boxes_px_xyxy, dtype=np.float64)
@@ -176,12 +184,21 @@ class SamFamilyEngine:
             raise InputError(f"expected ({count}, 4) boxes, one per image, got {boxes.shape}")
         return boxes
 
-    def predict(self, images_rgb_u8: np.ndarray, boxes_px_xyxy: np.ndarray) -> EnginePrediction:
+    def predict(
+        self,
+        images_rgb_u8: np.ndarray,
+        boxes_px_xyxy: np.ndarray,
+        points_px_xy: np.ndarray | None = None,
+        point_labels: np.ndarray | None = None,
+    ) -> EnginePrediction:
         """Segment one object per image; see :meth:`rossam_geo.engines.base.Engine.predict`.
 
         Args:
             images_rgb_u8: (B, S, S, 3) uint8 RGB, S = :attr:`input_size_px`.
             boxes_px_xyxy: (B, 4) XYXY boxes in model-input pixels.
+            points_px_xy, point_labels: optional (B, K, 2) clicks in model-input pixels and (B, K) labels
+                (1 object, 0 background, -1 padding), given to the prompt encoder with the box; with
+                test-time augmentation they are transformed with the box.
 
         Returns:
             (B, S, S) float32 mask logits and (B,) float32 predicted IoU, clamped to [0, 1].
@@ -199,6 +216,7 @@ class SamFamilyEngine:
                 f"{images.dtype} {images.shape}"
             )
         boxes = self._check_boxes(boxes_px_xyxy, images.shape[0])
+        clicks = check_point_arrays(points_px_xy, point_labels, images.shape[0])
         logits_parts: list[np.ndarray] = []
         score_parts: list[np.ndarray] = []
         variants = self._symmetries
@@ -207,15 +225,18 @@ class SamFamilyEngine:
         with torch.inference_mode(), self._autocast():
             for start in range(0, images.shape[0], per_pass):
                 count = min(per_pass, images.shape[0] - start)
-                chunk_images, chunk_boxes = augment(
-                    images[start : start + count], boxes[start : start + count], size or 0, variants
+                part = slice(start, start + count)
+                arrays = list(augment(images[part], boxes[part], size or 0, variants))
+                if clicks is not None:
+                    arrays += augment_points(clicks[0][part], clicks[1][part], size or 0, variants)
+                arrays, runners = self._pass_inputs(per_pass * len(variants), arrays)
+                logits, scores = self.model.predict(
+                    self._to_device(arrays[0]),
+                    self._to_device(arrays[1].astype(np.float32)),
+                    mode=self.mode,  # type: ignore[arg-type]
+                    runners=runners,
+                    **self._clicks_to_device(arrays),
                 )
-                chunk_images, chunk_boxes, runners = self._pass_inputs(
-                    chunk_images, chunk_boxes, per_pass * len(variants)
-                )
-                chunk = self._to_device(chunk_images)
-                box_chunk = self._to_device(chunk_boxes.astype(np.float32))
-                logits, scores = self.model.predict(chunk, box_chunk, mode=self.mode, runners=runners)  # type: ignore[arg-type]
                 kept = count * len(variants)
                 # One device-to-host synchronisation per chunk: the scores ride along with the logits.
                 side = logits.shape[-1]
@@ -238,7 +259,12 @@ class SamFamilyEngine:
         )
 
     def predict_windows(
-        self, windows_rgb_u8: np.ndarray, boxes_window_px_xyxy: np.ndarray, model_hw: tuple[int, int]
+        self,
+        windows_rgb_u8: np.ndarray,
+        boxes_window_px_xyxy: np.ndarray,
+        model_hw: tuple[int, int],
+        points_px_xy: np.ndarray | None = None,
+        point_labels: np.ndarray | None = None,
     ) -> WindowPrediction:
         """Segment one object per raster window, resampling on the device.
 
@@ -250,6 +276,8 @@ class SamFamilyEngine:
             windows_rgb_u8: (B, h, w, 3) uint8 RGB raster windows, all of one shape.
             boxes_window_px_xyxy: (B, 4) XYXY boxes in window pixels.
             model_hw: (rows, cols) of a resized window in the model input, at most (S, S).
+            points_px_xy, point_labels: optional (B, K, 2) clicks in window pixels and (B, K) labels, scaled
+                to the model input with the boxes.
 
         Returns:
             (B, h, w) bool masks and (B,) float32 predicted IoU, clamped to [0, 1].
@@ -273,19 +301,30 @@ class SamFamilyEngine:
         boxes = self._check_boxes(boxes_window_px_xyxy, windows.shape[0])
         height, width = windows.shape[1:3]
         boxes_model = boxes * np.array([cols / width, rows / height, cols / width, rows / height])
+        clicks = check_point_arrays(points_px_xy, point_labels, windows.shape[0])
+        points_model = (
+            np.zeros((0, 0, 2)) if clicks is None else clicks[0] * np.array([cols / width, rows / height])
+        )
         masks_parts: list[np.ndarray] = []
         score_parts: list[np.ndarray] = []
         per_pass = max(1, self.max_batch)
         with torch.inference_mode(), self._autocast():
             for start in range(0, windows.shape[0], per_pass):
                 count = min(per_pass, windows.shape[0] - start)
-                chunk, chunk_boxes, runners = self._pass_inputs(
-                    windows[start : start + count], boxes_model[start : start + count], per_pass
-                )
-                images = windows_to_model_input(self._to_device(chunk), (rows, cols), size)
-                box_tensor = self._to_device(chunk_boxes.astype(np.float32))
+                part = slice(start, start + count)
+                arrays = [windows[part], boxes_model[part]]
+                if clicks is not None:
+                    arrays += [points_model[part], clicks[1][part]]
+                arrays, runners = self._pass_inputs(per_pass, arrays)
+                images = windows_to_model_input(self._to_device(arrays[0]), (rows, cols), size)
                 embeddings, interm = self.model.encode(images, runners)
-                low, scores = self.model.decode_boxes(embeddings, interm, box_tensor, self.mode)  # type: ignore[arg-type]
+                low, scores = self.model.decode_boxes(
+                    embeddings,
+                    interm,
+                    self._to_device(arrays[1].astype(np.float32)),
+                    self.mode,  # type: ignore[arg-type]
+                    **self._clicks_to_device(arrays),
+                )
                 masks = logits_to_window_masks(low[:count], (rows, cols), (height, width), size)
                 masks_parts.append(masks.cpu().numpy().astype(bool))
                 score_parts.append(scores[:count].float().cpu().numpy())

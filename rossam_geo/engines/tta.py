@@ -1,8 +1,9 @@
 """Test-time augmentation of box-prompted engines: the square model input flipped and transposed.
 
 Every variant is one of the dihedral symmetries of the square: an optional transpose (rows <-> columns), then
-optional left-right and up-down flips. Each keeps an axis-aligned box axis-aligned, so the prompt box is
-transformed exactly; the variant's mask logits are mapped back and all variants' logits are averaged.
+optional left-right and up-down flips. Each keeps an axis-aligned box axis-aligned, so the prompt box (and any
+click given with it) is transformed exactly; the variant's mask logits are mapped back and all variants'
+logits are averaged.
 
 * ``"none"``: the input as is (1 pass);
 * ``"flips"``: as is, and flipped left-right, up-down and both (4 passes);
@@ -50,6 +51,18 @@ class Symmetry:
             out[:, [1, 3]] = size_px - out[:, [3, 1]]
         return out
 
+    def points(self, points_px_xy: np.ndarray, size_px: int) -> np.ndarray:
+        """(..., 2) XY points in pixel-edge coordinates of the S x S input -> the transformed points (the same
+        map as :meth:`boxes`: a box's corners go to the transformed box's corners)."""
+        out = np.array(points_px_xy, dtype=np.float64, copy=True)
+        if self.transpose:
+            out = out[..., ::-1].copy()
+        if self.flip_lr:
+            out[..., 0] = size_px - out[..., 0]
+        if self.flip_ud:
+            out[..., 1] = size_px - out[..., 1]
+        return out
+
     def invert_logits(self, logits: np.ndarray) -> np.ndarray:
         """(B, S, S) logits of transformed inputs -> logits in the original input's frame."""
         out = logits
@@ -90,6 +103,16 @@ def augment(
     images = np.concatenate([v.images(images_rgb_u8) for v in variants])
     boxes = np.concatenate([v.boxes(boxes_px_xyxy, size_px) for v in variants])
     return images, boxes
+
+
+def augment_points(
+    points_px_xy: np.ndarray, point_labels: np.ndarray, size_px: int, variants: tuple[Symmetry, ...]
+) -> tuple[np.ndarray, np.ndarray]:
+    """The points of :func:`augment`'s variants: (T * N, K, 2) points and (T * N, K) labels, variant-major."""
+    if variants == (Symmetry(),):
+        return points_px_xy, point_labels
+    points = np.concatenate([v.points(points_px_xy, size_px) for v in variants])
+    return points, np.concatenate([point_labels] * len(variants))
 
 
 def merge(

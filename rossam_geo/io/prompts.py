@@ -11,7 +11,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyproj
@@ -19,6 +19,9 @@ import pyproj
 from rossam_geo.errors import CRSError, PromptError
 from rossam_geo.io.documents import read_json
 from rossam_geo.io.layers import layer_names
+
+if TYPE_CHECKING:
+    from rossam_geo.segmentation.points import PromptPoints
 
 __all__ = [
     "CLASS_FIELD_CANDIDATES",
@@ -55,6 +58,8 @@ class PromptSet:
         attributes: other source attributes per box, as JSON-compatible Python values.
         source: the path the boxes were read from.
         layer: the layer of a vector file they were read from (None for CSV, COCO and values).
+        points: clicks that refine the boxes, aligned with them (None: none; see
+            :mod:`rossam_geo.segmentation.points`).
     """
 
     ids: list[str | int]
@@ -64,6 +69,7 @@ class PromptSet:
     attributes: list[dict] = field(default_factory=list)
     source: str = ""
     layer: str | None = None
+    points: PromptPoints | None = None
 
     def __len__(self) -> int:
         return len(self.ids)

@@ -16,6 +16,7 @@ from rossam_geo.model.config import PIXEL_MEAN_RGB, PIXEL_STD_RGB, RosSamConfig
 from rossam_geo.model.hq_decoder import HQMaskDecoder
 from rossam_geo.model.image_encoder import RosSamImageEncoder
 from rossam_geo.model.lora import LoRAQKVLinear, is_lora_parameter_name, lora_layers
+from rossam_geo.model.point_prompts import check_points, groups_by_point_count
 from rossam_geo.model.sam_decoder import decode_paired
 
 PredictMode = Literal["hq", "sam", "sam+hq"]
@@ -257,6 +258,8 @@ class RosSam(nn.Module):
         images_rgb_u8: np.ndarray | torch.Tensor,
         boxes_px_xyxy: np.ndarray | torch.Tensor,
         mode: PredictMode = "hq",
+        points_px_xy: np.ndarray | torch.Tensor | None = None,
+        point_labels: np.ndarray | torch.Tensor | None = None,
         runners: Sequence[Callable[[torch.Tensor], torch.Tensor]] | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Segment one object per image (inference).
@@ -267,6 +270,9 @@ class RosSam(nn.Module):
             mode: ``"hq"`` the HQ decoder's HQ token; ``"sam"`` SAM's decoder alone (a fresh ROS-SAM then
                 equals SAM); ``"sam+hq"`` SAM-decoder logits plus HQ-token logits (unlike HQ-SAM's
                 ``hq_token_only=False``, whose SAM-token mask comes from the HQ decoder's own pass).
+            points_px_xy: optional (B, K, 2) XY clicks in model-input pixels (the frame of the boxes),
+                given to SAM's prompt encoder with the box; point_labels: (B, K), 1 object, 0 background,
+                -1 padding (see :mod:`rossam_geo.model.point_prompts`).
 
         Returns:
             ``(mask_logits, scores)``: (B, S, S) float32 logits at input resolution (object where > 0)
@@ -287,7 +293,7 @@ class RosSam(nn.Module):
                 f"got {images.shape[0]} images but {boxes.shape[0]} boxes; give one box per image"
             )
         embeddings, interm = self.encode(images.permute(0, 3, 1, 2), runners)
-        logits_low, scores = self.decode_boxes(embeddings, interm, boxes, mode)
+        logits_low, scores = self.decode_boxes(embeddings, interm, boxes, mode, points_px_xy, point_labels)
         size = self.image_size_px
         logits = F.interpolate(logits_low.float(), (size, size), mode="bilinear", align_corners=False)
         return logits[:, 0], scores
@@ -319,20 +325,55 @@ class RosSam(nn.Module):
         return embeddings.to(decoder_dtype), interm.to(decoder_dtype)
 
     def decode_boxes(
-        self, embeddings: torch.Tensor, interm: torch.Tensor, boxes: torch.Tensor, mode: PredictMode
+        self,
+        embeddings: torch.Tensor,
+        interm: torch.Tensor,
+        boxes: torch.Tensor,
+        mode: PredictMode,
+        points_px_xy: np.ndarray | torch.Tensor | None = None,
+        point_labels: np.ndarray | torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Decode box i on image i for every i, in one decoder pass.
+        """Decode box i (and its points) on image i for every i.
+
+        Objects without points are decoded in one decoder pass; objects with points in one pass per point
+        count, so that padding never changes a mask.
 
         Args:
             embeddings: (B, C, h, w) image embeddings; interm: (B, h, w, D) early features.
             boxes: (B, 4) XYXY boxes in model-input pixels.
             mode: see :meth:`predict`.
+            points_px_xy, point_labels: optional (B, K, 2) points and (B, K) labels, see :meth:`predict`.
 
         Returns:
             (B, 1, 4h, 4w) low-resolution logits and (B,) float32 predicted IoU.
         """
+        if points_px_xy is None or point_labels is None:
+            return self._decode(embeddings, interm, boxes, mode, None)
+        points, labels = check_points(points_px_xy, point_labels, boxes.shape[0], boxes.device)
+        groups = groups_by_point_count(points, labels)
+        if len(groups) == 1:  # one point count (or no boxes): the whole batch in one pass
+            return self._decode(embeddings, interm, boxes, mode, groups[0][1] if groups else None)
+        parts = [
+            (rows, *self._decode(embeddings[rows], interm[rows], boxes[rows], mode, p)) for rows, p in groups
+        ]
+        logits = parts[0][1].new_zeros((boxes.shape[0], *parts[0][1].shape[1:]))
+        scores = parts[0][2].new_zeros(boxes.shape[0])
+        for rows, part_logits, part_scores in parts:
+            logits[rows] = part_logits
+            scores[rows] = part_scores
+        return logits, scores
+
+    def _decode(
+        self,
+        embeddings: torch.Tensor,
+        interm: torch.Tensor,
+        boxes: torch.Tensor,
+        mode: PredictMode,
+        points: tuple[torch.Tensor, torch.Tensor] | None,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """:meth:`decode_boxes` for objects with the same number of points (``points`` None: none)."""
         image_pe = self.prompt_encoder.get_dense_pe()
-        sparse, dense = self.prompt_encoder(points=None, boxes=boxes, masks=None)
+        sparse, dense = self.prompt_encoder(points=points, boxes=boxes, masks=None)
         if mode == "hq":
             out = self.hq_decoder(embeddings, image_pe, sparse, dense, interm)
             return out.hq_mask_logits[:, :1], out.iou_pred[:, 0].float()

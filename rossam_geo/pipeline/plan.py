@@ -80,6 +80,15 @@ class CropPlan:
         offset = np.array([self.col_off, self.row_off, self.col_off, self.row_off], np.float64)
         return np.asarray(box_px_xyxy, dtype=np.float64) - offset
 
+    def points_to_window(self, points_px_xy: np.ndarray) -> np.ndarray:
+        """Raster-pixel XY point(s) (..., 2) -> the window's pixel frame (as :meth:`box_to_window`)."""
+        return np.asarray(points_px_xy, dtype=np.float64) - np.array([self.col_off, self.row_off], np.float64)
+
+    def points_to_model(self, points_px_xy: np.ndarray) -> np.ndarray:
+        """Raster-pixel XY point(s) (..., 2) -> model-input pixels, mapped exactly as the box corners are
+        (:meth:`box_to_model`)."""
+        return self.points_to_window(points_px_xy) * np.array([self.scale_x, self.scale_y], np.float64)
+
 
 def check_settings(crop_size: int, upsample: float) -> None:
     """Raise InputError for a crop size or sampling rate that cannot work."""

@@ -143,6 +143,7 @@ def polygonize(
     col_off: int = 0,
     row_off: int = 0,
     box_in_window_px: tuple[float, float, float, float] | None = None,
+    keep_points_px: np.ndarray | None = None,
 ) -> PolygonResult:
     """The polygon, output polygon and area of one window mask (runs in a worker).
 
@@ -152,6 +153,8 @@ def polygonize(
             no mask (an empty polygon).
         col_off, row_off: the window's offset in scene pixels.
         box_in_window_px: the prompt box, XYXY in the window's pixels; only parts overlapping it are kept.
+        keep_points_px: (P, 2) clicks on the object (label 1) in the window's pixels: the parts holding
+            them are kept too.
 
     Returns:
         A :class:`PolygonResult`; an exception becomes its ``error`` with empty polygons.
@@ -167,6 +170,7 @@ def polygonize(
                 mask,
                 geo.window_transform(settings.scene_transform, col_off, row_off),
                 box_px_xyxy=box_in_window_px,
+                keep_points_px=keep_points_px,
                 all_parts=settings.all_parts,
                 simplify_px=settings.simplify_px,
                 min_region_px=settings.min_region_px,
@@ -267,16 +271,18 @@ def _discard(executor: Executor) -> None:
 # ------------------------------------------------------------------------------------------------ the stage
 def _task(
     outcome: BoxOutcome,
-) -> tuple[np.ndarray | None, int, int, tuple[float, float, float, float] | None]:
+) -> tuple[np.ndarray | None, int, int, tuple[float, float, float, float] | None, np.ndarray | None]:
     plan = outcome.plan
     if outcome.mask is None or plan is None:
-        return None, 0, 0, None
+        return None, 0, 0, None, None
     box = plan.box_to_window(outcome.box_px_xyxy)
+    positive = outcome.positive_points_px()
     return (
         outcome.mask,
         plan.col_off,
         plan.row_off,
         (float(box[0]), float(box[1]), float(box[2]), float(box[3])),
+        None if positive is None else plan.points_to_window(positive),
     )
 
 
@@ -367,7 +373,7 @@ def iter_box_polygons(
         workers: polygon workers (None: automatic, see :func:`polygon_workers`; 0: in this thread).
         timings: where each stage's seconds are added.
         **mask_options: further options of ``iter_box_masks`` (``crop``, ``crop_size``, ``upsample``,
-            ``batch_size``, ``on_progress``, ``prefetch``).
+            ``batch_size``, ``on_progress``, ``prefetch``, ``points``).
 
     Yields:
         ``(outcome, polygon)`` per box, in input order.

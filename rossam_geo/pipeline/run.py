@@ -11,92 +11,28 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
-from rossam_geo.engines.base import Engine
+from rossam_geo.engines.base import PAD_LABEL, Engine
 from rossam_geo.errors import EngineError, InputError, NonFiniteOutput, explain
 from rossam_geo.pipeline.plan import CropPlan, check_settings, plan_crop, plan_whole
 from rossam_geo.pipeline.prefetch import SerializedSource, prefetch_map
 from rossam_geo.pipeline.resample import logits_to_window_mask, window_to_model_input
+from rossam_geo.pipeline.sources import ArraySource as ArraySource  # re-exported
+from rossam_geo.pipeline.sources import ReaderSource as ReaderSource  # re-exported
+from rossam_geo.pipeline.sources import WindowSource
 
 if TYPE_CHECKING:
     from rossam_geo.pipeline.timing import StageTimes
 
 Status = Literal["ok", "low_score", "skipped", "failed"]
+#: the clicks of one box: (K, 2) float64 XY in raster pixels and (K,) int labels, 1 object, 0 background.
+BoxPoints = tuple[np.ndarray, np.ndarray]
 
 #: largest raster (pixels) that whole-raster mode (crop=False) reads into memory.
 MAX_WHOLE_RASTER_PX = 50_000_000
-
-
-class WindowSource(Protocol):
-    """Gives boundless RGB windows of one raster.
-
-    Attributes:
-        width, height: raster size in pixels.
-    """
-
-    width: int
-    height: int
-
-    def read_window(
-        self, col_off: int, row_off: int, width: int, height: int
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """(rgb (height, width, 3) uint8, valid (height, width) bool); outside the raster: 0 and False."""
-        ...
-
-
-class ReaderSource:
-    """A :class:`WindowSource` over a :class:`rossam_geo.io.RasterReader`, with fixed bands and stretch."""
-
-    def __init__(self, reader: Any, bands: Sequence[int] | None = None, stretch: Any = None) -> None:
-        self.reader = reader
-        self.bands = list(bands) if bands is not None else None
-        self.stretch = stretch
-        self.width = int(reader.info.width)
-        self.height = int(reader.info.height)
-
-    def read_window(
-        self, col_off: int, row_off: int, width: int, height: int
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Read through the reader's boundless ``read_window_rgb``."""
-        rgb, valid = self.reader.read_window_rgb(
-            col_off, row_off, width, height, bands=self.bands, stretch=self.stretch
-        )
-        return rgb, valid
-
-
-class ArraySource:
-    """A :class:`WindowSource` over an in-memory image.
-
-    Args:
-        image: (H, W, 3) or (H, W) uint8 array; a single band is replicated to RGB.
-    """
-
-    def __init__(self, image: np.ndarray) -> None:
-        image = np.asarray(image)
-        if image.dtype != np.uint8:
-            raise TypeError(f"image must be uint8, got {image.dtype}; convert or stretch it first")
-        if image.ndim == 2:
-            image = np.repeat(image[:, :, None], 3, axis=2)
-        if image.ndim != 3 or image.shape[2] != 3:
-            raise ValueError(f"image must have shape (H, W, 3) or (H, W), got {image.shape}")
-        self.image = image
-        self.height, self.width = image.shape[:2]
-
-    def read_window(
-        self, col_off: int, row_off: int, width: int, height: int
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Copy the window, padding with 0 (invalid) beyond the image."""
-        rgb = np.zeros((height, width, 3), np.uint8)
-        valid = np.zeros((height, width), bool)
-        c0, r0 = max(col_off, 0), max(row_off, 0)
-        c1, r1 = min(col_off + width, self.width), min(row_off + height, self.height)
-        if c1 > c0 and r1 > r0:
-            rgb[r0 - row_off : r1 - row_off, c0 - col_off : c1 - col_off] = self.image[r0:r1, c0:c1]
-            valid[r0 - row_off : r1 - row_off, c0 - col_off : c1 - col_off] = True
-        return rgb, valid
 
 
 @dataclass
@@ -111,6 +47,8 @@ class BoxOutcome:
         plan: the window of the box (None when skipped).
         mask: (plan.height, plan.width) bool object mask over the window (None unless status is "ok").
         score: the engine's score (NaN unless predicted).
+        points_px_xy: (K, 2) the box's clicks in raster pixels (None: none); point_labels: their (K,)
+            labels, 1 on the object, 0 off it.
     """
 
     index: int
@@ -120,6 +58,15 @@ class BoxOutcome:
     plan: CropPlan | None = None
     mask: np.ndarray | None = None
     score: float = float("nan")
+    points_px_xy: np.ndarray | None = None
+    point_labels: np.ndarray | None = None
+
+    def positive_points_px(self) -> np.ndarray | None:
+        """(P, 2) the clicks on the object (label 1), in raster pixels; None when there are none."""
+        if self.points_px_xy is None or self.point_labels is None:
+            return None
+        positive = np.asarray(self.points_px_xy)[np.asarray(self.point_labels) == 1]
+        return positive if len(positive) else None
 
 
 def check_box(box_px_xyxy: np.ndarray, raster_width: int, raster_height: int) -> tuple[np.ndarray, str]:
@@ -153,11 +100,12 @@ def _predict(
     images = np.stack([item[1] for item in group])
     boxes = np.stack([item[3] for item in group])
     plans = [item[0].plan for item in group]
+    clicks = _stack_points([item[4] for item in group])
     if windows:
         plan = plans[0]
         assert plan is not None  # every read box has a plan
         predicted = engine.predict_windows(  # type: ignore[attr-defined]
-            images, boxes, (plan.model_height, plan.model_width)
+            images, boxes, (plan.model_height, plan.model_width), **clicks
         )
         masks = np.asarray(predicted.masks, dtype=bool)
         if masks.shape != images.shape[:3]:
@@ -171,7 +119,7 @@ def _predict(
         finite = np.isfinite(np.asarray(predicted.scores, dtype=np.float64).reshape(-1))
         finite = finite | masks.reshape(len(masks), -1).any(axis=1)
     else:
-        prediction = engine.predict(images, boxes)
+        prediction = engine.predict(images, boxes, **clicks)
         logits = np.asarray(prediction.mask_logits)
         if logits.shape != images.shape[:3]:
             raise EngineError(
@@ -189,6 +137,21 @@ def _predict(
         (mask & item[2], float(score), note) if ok else NonFiniteOutput()
         for mask, item, score, note, ok in zip(window_masks, group, scores, notes, finite, strict=True)
     ]
+
+
+def _stack_points(points: list[BoxPoints | None]) -> dict[str, np.ndarray]:
+    """The engine's point arguments for a group: (B, K, 2) points and (B, K) labels padded with -1; none
+    (an empty dict) when no box of the group has clicks, so engines without points work for boxes."""
+    most = max((len(p[1]) for p in points if p is not None), default=0)
+    if most == 0:
+        return {}
+    xy = np.zeros((len(points), most, 2), np.float64)
+    labels = np.full((len(points), most), PAD_LABEL, np.int64)
+    for row, item in enumerate(points):
+        if item is not None:
+            xy[row, : len(item[1])] = item[0]
+            labels[row, : len(item[1])] = item[1]
+    return {"points_px_xy": xy, "point_labels": labels}
 
 
 def _predict_group(
@@ -218,6 +181,7 @@ def iter_box_masks(
     on_progress: Callable[[int], None] | None = None,
     prefetch: int | None = None,
     timings: StageTimes | None = None,
+    points: Sequence[BoxPoints | None] | None = None,
 ) -> Generator[BoxOutcome, None, None]:
     """Segment each box, one object per engine input, and yield the outcomes in input order.
 
@@ -235,6 +199,9 @@ def iter_box_masks(
             predicts (0: none); default: the engine's ``prefetch_batches`` attribute, else 0. With
             prefetching, the engine also runs one batch ahead on its own thread while the caller consumes
             the outcomes of the previous batch.
+        points: per box, None or its clicks (:data:`BoxPoints`, raster pixels), given to the engine with the
+            box in the engine's input frame; clicks outside the box's window are left out (the window is
+            planned from the box alone, so clicks never move it). None: no clicks.
 
     Yields:
         One :class:`BoxOutcome` per box, in input order; masks are released by the caller.
@@ -254,8 +221,10 @@ def iter_box_masks(
         whole_plan = plan_whole(source.width, source.height, engine.input_size_px)
 
     depth = int(getattr(engine, "prefetch_batches", 0) if prefetch is None else prefetch)
+    if points is not None and len(points) != len(boxes):
+        raise InputError(f"got clicks for {len(points)} boxes but {len(boxes)} boxes; give one entry per box")
     batches: Iterable[list[BoxOutcome]] = _plan_batches(
-        source, boxes, engine, batch, whole_plan, crop_size, upsample
+        source, boxes, engine, batch, whole_plan, crop_size, upsample, points
     )
     if whole_plan is not None:
         batches = list(batches)
@@ -308,6 +277,7 @@ def _plan_batches(
     whole_plan: CropPlan | None,
     crop_size: int,
     upsample: float,
+    points: Sequence[BoxPoints | None] | None,
 ) -> Iterator[list[BoxOutcome]]:
     """Check and plan the boxes; yield them in input order, in groups holding ``batch`` planned boxes
     (plus the skipped boxes between them)."""
@@ -325,7 +295,11 @@ def _plan_batches(
                 upsample=upsample,
                 input_size_px=engine.input_size_px,
             )
-            pending.append(BoxOutcome(index, clipped, "ok", plan=plan))
+            outcome = BoxOutcome(index, clipped, "ok", plan=plan)
+            clicks = points[index] if points is not None else None
+            if clicks is not None and len(clicks[1]):
+                outcome.points_px_xy, outcome.point_labels = clicks
+            pending.append(outcome)
         ready = sum(o.status == "ok" for o in pending)
         if ready >= batch or index == len(boxes) - 1:
             yield pending
@@ -333,8 +307,9 @@ def _plan_batches(
 
 
 #: one prepared box: (outcome, engine input (model input (S, S, 3) uint8, or the raster window (h, w, 3) uint8
-#: for engines that resample on their device), valid (h, w) bool, box in the input's pixels (4,)).
-_Input = tuple[BoxOutcome, np.ndarray, np.ndarray, np.ndarray]
+#: for engines that resample on their device), valid (h, w) bool, box in the input's pixels (4,), its clicks
+#: in the input's pixels or None).
+_Input = tuple[BoxOutcome, np.ndarray, np.ndarray, np.ndarray, BoxPoints | None]
 
 
 def _read_batch(
@@ -363,8 +338,32 @@ def _read_batch(
             outcome.status, outcome.reason = "failed", f"window could not be read: {explain(exc)}"
             continue
         box = plan.box_to_window(outcome.box_px_xyxy) if windows else plan.box_to_model(outcome.box_px_xyxy)
-        inputs.append((outcome, model_input, valid, box))
+        inputs.append((outcome, model_input, valid, box, _input_points(outcome, plan, windows)))
     return inputs
+
+
+def _input_points(outcome: BoxOutcome, plan: CropPlan, windows: bool) -> BoxPoints | None:
+    """A box's clicks in the engine's input frame (the window, or the model input), mapped as its box is;
+    clicks outside the window are left out, and the outcome's reason says so."""
+    if outcome.points_px_xy is None or outcome.point_labels is None:
+        return None
+    xy_window = plan.points_to_window(outcome.points_px_xy)
+    inside = (
+        (xy_window[:, 0] >= 0)
+        & (xy_window[:, 0] <= plan.width)
+        & (xy_window[:, 1] >= 0)
+        & (xy_window[:, 1] <= plan.height)
+    )
+    if not inside.all():
+        outcome.reason = (
+            f"{int((~inside).sum())} click(s) outside the box's window of {plan.width} px left out"
+        )
+    if not inside.any():
+        return None
+    kept = outcome.points_px_xy[inside]
+    return (plan.points_to_window(kept) if windows else plan.points_to_model(kept)), outcome.point_labels[
+        inside
+    ]
 
 
 def _predict_batch(engine: Engine, inputs: list[_Input], windows: bool = False) -> None:
@@ -378,7 +377,7 @@ def _predict_batch(engine: Engine, inputs: list[_Input], windows: bool = False) 
 
     for shape in sorted({key(item) for item in inputs}):
         group = [item for item in inputs if key(item) == shape]
-        for (outcome, _, _, _), result in zip(group, _predict_group(engine, group, windows), strict=True):
+        for (outcome, *_), result in zip(group, _predict_group(engine, group, windows), strict=True):
             if isinstance(result, Exception):
                 outcome.status = "failed"
                 outcome.reason = (
@@ -389,9 +388,9 @@ def _predict_batch(engine: Engine, inputs: list[_Input], windows: bool = False) 
                 continue
             mask, score, note = result
             outcome.score = score
-            outcome.reason = note
+            outcome.reason = "; ".join(r for r in (outcome.reason, note) if r)
             if not mask.any():
                 outcome.status = "failed"
-                outcome.reason = "; ".join(r for r in (note, "empty mask") if r)
+                outcome.reason = "; ".join(r for r in (outcome.reason, "empty mask") if r)
             else:
                 outcome.mask = mask

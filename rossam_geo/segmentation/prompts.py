@@ -125,15 +125,18 @@ def prompt_key(prompt_id: Any) -> str:
 def prompt_fingerprint(prompts: PromptSet) -> str:
     """SHA-256 of the prompt set's ids and boxes (in their own coordinates), as ``sha256:<hex>``.
 
-    The same prompt file read the same way always gives the same fingerprint; any change of an id, a box or
-    the number of prompts gives another.
+    The same prompt file read the same way always gives the same fingerprint; any change of an id, a box,
+    the number of prompts or their clicks (when there are any) gives another.
     """
+    from rossam_geo.segmentation.points import points_fingerprint_items
+
     boxes = np.asarray(prompts.boxes_xyxy, dtype=np.float64).reshape(-1, 4)
     items = [
         [prompt_key(i), [None if not np.isfinite(v) else float(v) for v in box]]
         for i, box in zip(prompts.ids, boxes, strict=True)
     ]
-    digest = hashlib.sha256(json.dumps(items, separators=(",", ":")).encode("utf-8")).hexdigest()
+    text = json.dumps(items, separators=(",", ":")) + points_fingerprint_items(prompts)
+    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
     return f"sha256:{digest}"
 
 
@@ -150,4 +153,5 @@ def subset(prompts: PromptSet, indexes: Sequence[int]) -> PromptSet:
         attributes=attributes,
         source=prompts.source,
         layer=prompts.layer,
+        points=None if prompts.points is None else prompts.points.subset(indexes),
     )

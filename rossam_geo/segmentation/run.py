@@ -189,7 +189,8 @@ def segment_scene(
 
     Args:
         reader: the open scene.
-        prompts: the prompt boxes (any CRS, or scene pixels when ``prompts.crs`` is None).
+        prompts: the prompt boxes (any CRS, or scene pixels when ``prompts.crs`` is None), with any clicks
+            (``prompts.points``, :mod:`rossam_geo.segmentation.points`).
         engine: the engine.
         options: how to segment (default: :class:`SegmentOptions` defaults).
         output: takes the features in chunks as the run goes (None: they are only returned); on Ctrl-C the
@@ -214,6 +215,7 @@ def segment_scene(
     info = reader.info
     check_scene(reader, options)
     boxes_px = boxes_in_pixels(prompts, info)
+    points_px = prompts.points.in_pixels(info) if prompts.points is not None else None
     created = created or datetime.now(timezone.utc).isoformat(timespec="seconds")
     frame = FeatureFrameBuilder(
         prompts,
@@ -248,6 +250,7 @@ def segment_scene(
                 crop_size=options.crop_size,
                 upsample=options.upsample,
                 batch_size=options.batch_size,
+                points=points_px,
             ),
             start=1,
         ):

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from rossam_geo.segmentation.features import OUTPUT_COLUMNS
 from rossam_geo.segmentation.options import PromptOptions, SegmentOptions
 from rossam_geo.segmentation.output import open_scene_output
+from rossam_geo.segmentation.points import Points, attach_points
 from rossam_geo.segmentation.prompts import Boxes, load_prompts, subset
 from rossam_geo.segmentation.run import SceneSegmentation, check_scene, progress_bar, segment_scene
 from rossam_geo.segmentation.sink import LayerSink, OutputTarget
@@ -55,6 +56,7 @@ def segment_to_file(
     every_seconds: float = 30.0,
     every_features: int = 1000,
     progress: bool = False,
+    points: Points = None,
 ) -> SceneSegmentation:
     """Segment a scene into a GeoPackage layer, writing the features in chunks as the run goes.
 
@@ -73,6 +75,8 @@ def segment_to_file(
         options, prompt_options: how to segment, how to read the prompts.
         every_seconds, every_features: when chunks are written.
         progress: draw a progress bar on stderr.
+        points: clicks that refine the boxes (:func:`rossam_geo.segmentation.points.attach_points`); they
+            are part of the prompt set's fingerprint.
 
     Returns:
         The segmentation of the prompts segmented by this call (all of them unless resumed), with
@@ -88,7 +92,7 @@ def segment_to_file(
     prompt_options = prompt_options or PromptOptions()
     check_target(target, boxes, prompt_options)
     with io.open_raster(scene) as reader:
-        prompts = load_prompts(boxes, reader.info.name, prompt_options)
+        prompts = attach_points(load_prompts(boxes, reader.info.name, prompt_options), points)
         sink = LayerSink(target, every_seconds=every_seconds, every_features=every_features)
         output = open_scene_output(sink, prompts, reader.info.name, engine)
         todo = subset(prompts, output.todo)

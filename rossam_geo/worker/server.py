@@ -17,6 +17,7 @@ from typing import IO, Any
 
 from rossam_geo import __version__
 from rossam_geo.worker import params as P
+from rossam_geo.worker.prompt_params import get_clicks, get_prompt_ids
 from rossam_geo.worker.protocol import (
     DEFAULT_MAX_MESSAGE_BYTES,
     INVALID_REQUEST,
@@ -46,6 +47,8 @@ log = logging.getLogger("rossam_geo.worker")
 
 #: Version of the method contract; raised when a method changes incompatibly.
 PROTOCOL_VERSION = 1
+#: The optional per-box members of ``segment`` (see :mod:`rossam_geo.worker.prompt_params`).
+CLICKS = ("prompt_ids", "points", "point_labels")
 #: Engine used by ``segment`` when neither the request nor an earlier ``load_model`` named one.
 DEFAULT_ENGINE = "rossam"
 
@@ -254,10 +257,11 @@ class Worker:
 
     def _segment(self, params: dict[str, Any] | list[Any], job: _Job) -> dict[str, Any]:
         named = P.named(
-            params, "segment", {"raster", "boxes", "crs", "engine", "weights", "device", "options"}
+            params, "segment", {"raster", "boxes", "crs", "engine", "weights", "device", "options", *CLICKS}
         )
         raster = P.require_str(named, "raster")
         boxes = P.get_boxes(named)
+        prompt_ids, clicks = get_prompt_ids(named, len(boxes)), get_clicks(named, len(boxes))
         crs = parse_crs(P.get_str(named, "crs"))
         options = parse_options(P.get_object(named, "options"))
         key = self._model_key(named)
@@ -268,8 +272,9 @@ class Worker:
                 self._out.notify("progress", {"id": job.request_id, "done": done, "total": total})
 
         gdf = run_segment(
-            segmenter.engine, raster, boxes, crs, options, on_progress=report, cancel_event=job.cancel_event
-        )
+            segmenter.engine, raster, boxes, crs, options, on_progress=report, cancel_event=job.cancel_event,
+            prompt_ids=prompt_ids, clicks=clicks,
+        )  # fmt: skip
         return to_feature_collection(gdf)
 
 

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from rossam_geo.api import Segmenter
     from rossam_geo.engines import Engine
     from rossam_geo.segmentation.options import SegmentOptions
+    from rossam_geo.worker.prompt_params import BoxClicks
 
 log = logging.getLogger("rossam_geo.worker")
 
@@ -151,6 +152,8 @@ def run_segment(
     *,
     on_progress: Callable[[int, int], None],
     cancel_event: threading.Event,
+    prompt_ids: Sequence[int | str] | None = None,
+    clicks: Sequence[BoxClicks | None] | None = None,
 ) -> geopandas.GeoDataFrame:
     """Segment ``boxes`` over ``raster`` in one run, reporting progress and stopping when cancelled.
 
@@ -162,9 +165,12 @@ def run_segment(
         options: how to segment.
         on_progress: called with (done, total) after each box (and with (0, total) first).
         cancel_event: set by the reader thread to cancel.
+        prompt_ids: the client's id of each box (None: the box indexes, from 0).
+        clicks: per box, None or its clicks ([x, y] in ``boxes_crs``) and their labels (1 on the object, 0
+            off it).
 
     Returns:
-        GeoDataFrame with one row per box, in the raster CRS, ``prompt_id`` numbering the boxes from 0.
+        GeoDataFrame with one row per box, in the raster CRS, with the prompt ids.
 
     Raises:
         CancelledError: ``cancel_event`` was set.
@@ -172,18 +178,25 @@ def run_segment(
     import numpy as np
 
     from rossam_geo.io import PromptSet, open_raster
+    from rossam_geo.segmentation.points import PromptPoints
     from rossam_geo.segmentation.run import segment_scene
 
     boxes_array = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
     total = len(boxes_array)
     with open_raster(raster) as reader:
+        crs = boxes_crs if boxes_crs is not None else reader.info.crs
+        points = None
+        if clicks is not None:
+            xy = tuple(np.array(c[0] if c else [], np.float64).reshape(-1, 2) for c in clicks)
+            points = PromptPoints(xy, tuple(np.array(c[1] if c else [], np.int8) for c in clicks), crs)
         prompts = PromptSet(
-            ids=list(range(total)),
+            ids=list(prompt_ids) if prompt_ids is not None else list(range(total)),
             boxes_xyxy=boxes_array,
-            crs=boxes_crs if boxes_crs is not None else reader.info.crs,
+            crs=crs,
             classes=[None] * total,
             attributes=[{} for _ in range(total)],
             source="request",
+            points=points,
         )
         done = 0
 

@@ -228,6 +228,37 @@ def test_device_resampling_matches_the_host_pipeline(tiny_rossam, blob_image):
     np.testing.assert_allclose(actual.scores, expected.scores, atol=2e-3)
 
 
+def test_device_resampling_scales_clicks_as_the_host_pipeline(tiny_rossam, blob_image):
+    import copy
+
+    from rossam_geo.pipeline.plan import plan_crop
+    from rossam_geo.pipeline.resample import logits_to_window_mask, window_to_model_input
+
+    host = build_rossam_engine(model=copy.deepcopy(tiny_rossam), device="cpu", batch_size=2)
+    device = build_rossam_engine(model=tiny_rossam, device="cpu", batch_size=2, device_resample=True)
+    source = ArraySource(blob_image)
+    boxes = BLOB_BOXES[:2]
+    clicks_px = np.array([[[20.5, 18.5], [30.5, 25.5]], [[28.5, 60.5], [0.0, 0.0]]])  # raster pixels
+    labels = np.array([[1, 0], [0, -1]])
+    plans = [plan_crop(b, 96, 96, crop_size=48, upsample=2.0, input_size_px=128) for b in boxes]
+    windows = np.stack([source.read_window(p.col_off, p.row_off, p.width, p.height)[0] for p in plans])
+    inputs = np.stack([window_to_model_input(w, p) for w, p in zip(windows, plans, strict=True)])
+    pairs = list(zip(plans, boxes, clicks_px, strict=True))
+    boxes_model = np.stack([p.box_to_model(b) for p, b, _ in pairs])
+    boxes_window = np.stack([p.box_to_window(b) for p, b, _ in pairs])
+    clicks_model = np.stack([p.points_to_model(c) for p, _, c in pairs])
+    clicks_window = np.stack([p.points_to_window(c) for p, _, c in pairs])
+    model_hw = (plans[0].model_height, plans[0].model_width)
+    expected = host.predict(inputs, boxes_model, clicks_model, labels)
+    actual = device.predict_windows(windows, boxes_window, model_hw, clicks_window, labels)
+    unclicked = device.predict_windows(windows, boxes_window, model_hw)
+    for i, plan in enumerate(plans):
+        host_mask = logits_to_window_mask(expected.mask_logits[i], plan, None)
+        assert (actual.masks[i] == host_mask).mean() >= 0.995
+    np.testing.assert_allclose(actual.scores, expected.scores, atol=2e-3)
+    assert not np.allclose(actual.scores, unclicked.scores, atol=1e-3)  # the clicks were used
+
+
 @pytest.mark.slow  # the first compiled forward takes about a minute on two CPU cores
 def test_compiled_encoder_gives_the_same_masks(tiny_rossam, blob_image):
     import copy

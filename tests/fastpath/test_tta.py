@@ -102,3 +102,45 @@ def test_without_augmentation_inputs_and_outputs_are_not_copied():
     assert merged_logits is logits and merged_scores is scores
     stacked_images, stacked_boxes = augment(images, boxes, 8, symmetries("flips"))
     assert stacked_images.shape == (4, 8, 8, 3) and stacked_boxes.shape == (4, 4)
+
+
+@pytest.mark.parametrize("symmetry", symmetries("d8"))
+def test_points_follow_the_image_exactly_as_the_box_corners(symmetry: Symmetry):
+    size = 12
+    image = np.zeros((1, size, size, 3), np.uint8)
+    clicks = np.array([[[2.5, 7.5], [9.5, 1.5], [0.5, 11.5]]])  # pixel centres, off the diagonals
+    for value, (x, y) in enumerate(clicks[0], start=1):
+        image[0, int(y), int(x)] = value * 60
+    moved_image, moved = symmetry.images(image), symmetry.points(clicks, size)
+    for value, (x, y) in enumerate(moved[0], start=1):
+        assert x % 1 == 0.5 and y % 1 == 0.5  # still pixel centres
+        assert moved_image[0, int(y), int(x), 0] == value * 60  # on the same pixel of the moved image
+    box = np.array([[2.0, 1.0, 5.0, 9.0]])
+    corners = np.array([[[2.0, 1.0], [5.0, 9.0]]])
+    moved_box = symmetry.boxes(box, size)[0]
+    moved_corners = symmetry.points(corners, size)[0]
+    assert sorted(moved_corners[:, 0]) == sorted(moved_box[[0, 2]])
+    assert sorted(moved_corners[:, 1]) == sorted(moved_box[[1, 3]])
+
+
+def test_d8_prediction_with_clicks_is_the_mean_of_the_moved_clicks(tiny_rossam, blob_image):
+    plain = build_rossam_engine(model=tiny_rossam, device="cpu", tta="none")
+    size = plain.input_size_px
+    images = np.stack([np.resize(blob_image, (size, size, 3))] * 2).astype(np.uint8)
+    boxes = np.array([[10.0, 12.0, 40.0, 30.0], [50.0, 20.0, 60.0, 55.0]]) * size / 64
+    points = np.array([[[30.0, 40.0], [70.0, 44.0]], [[110.0, 60.0], [0.0, 0.0]]])
+    labels = np.array([[1, 0], [1, -1]])
+    augmented = build_rossam_engine(model=tiny_rossam, device="cpu", tta="d8", batch_size=4)
+    result = augmented.predict(images, boxes, points, labels)
+
+    manual = [
+        v.invert_logits(
+            plain.predict(
+                np.ascontiguousarray(v.images(images)), v.boxes(boxes, size), v.points(points, size), labels
+            ).mask_logits
+        )
+        for v in symmetries("d8")
+    ]
+    np.testing.assert_allclose(result.mask_logits, np.mean(manual, axis=0), atol=1e-4)
+    # the clicks reach the network: without them the logits differ
+    assert not np.allclose(result.mask_logits, augmented.predict(images, boxes).mask_logits, atol=1e-3)

@@ -232,3 +232,64 @@ def test_hq_decoder_needs_one_image_or_one_image_per_prompt(trained_tiny):
             InputError, match="2 prompts on 3 images; give one image, or one image per prompt"
         ):
             trained_tiny.hq_decoder(embeddings, pe, sparse, dense, interm)
+
+
+# ------------------------------------------------------------------------------------------------- points
+#: per object: two clicks; none (all padding); one click padded to two.
+POINTS = torch.tensor([[[20.0, 40.0], [30.0, 22.0]], [[0.0, 0.0], [0.0, 0.0]], [[40.0, 30.0], [0.0, 0.0]]])
+LABELS = torch.tensor([[1, 0], [-1, -1], [0, -1]])
+
+
+def _reference_with_points(ref, images_u8, boxes, points, labels, **kwargs):
+    """Logits and IoU of a segment_anything(-hq) Sam, one box and that object's clicks (padding left out)."""
+    size = images_u8.shape[1]
+    logits, scores = [], []
+    for image, box, object_points, object_labels in zip(images_u8, boxes, points, labels, strict=True):
+        record = {"image": image.permute(2, 0, 1).float(), "original_size": (size, size), "boxes": box[None]}
+        valid = object_labels >= 0
+        if valid.any():
+            record["point_coords"] = object_points[valid][None]
+            record["point_labels"] = object_labels[valid][None]
+        with torch.no_grad():
+            (out,) = ref([record], multimask_output=False, **kwargs)
+        logits.append(ref.postprocess_masks(out["low_res_logits"], (size, size), (size, size))[:, 0])
+        scores.append(out["iou_predictions"][:, 0])
+    return torch.cat(logits), torch.cat(scores)
+
+
+def test_points_reach_the_prompt_encoder_as_sam_takes_them(tiny_config, tiny_sam_ref):
+    model = load_official(tiny_sam_ref.state_dict(), build_rossam(tiny_config, lora_rank=4))
+    images, boxes = random_images_u8(3, 128), boxes_for(3, 128)
+    ref_logits, ref_scores = _reference_with_points(tiny_sam_ref, images, boxes, POINTS, LABELS)
+    logits, scores = model.predict(images, boxes, mode="sam", points_px_xy=POINTS, point_labels=LABELS)
+    assert (logits - ref_logits).abs().max() <= 1e-5
+    assert (scores - ref_scores).abs().max() <= 1e-5
+    # the clicks change the objects that have some, and only those; padding changes nothing
+    box_only, _ = model.predict(images, boxes, mode="sam")
+    assert (logits[[0, 2]] - box_only[[0, 2]]).abs().max() > 1e-2
+    assert (logits[1] - box_only[1]).abs().max() <= 1e-5
+    alone, _ = model.predict(
+        images[2:], boxes[2:], mode="sam", points_px_xy=POINTS[2:, :1], point_labels=LABELS[2:, :1]
+    )
+    assert (alone[0] - logits[2]).abs().max() <= 1e-5
+
+
+def test_points_in_hq_mode_equal_hq_sam(tiny_config, tiny_hq_ref):
+    model = load_official(tiny_hq_ref.state_dict(), build_rossam(tiny_config))
+    images, boxes = random_images_u8(3, 128, seed=3), boxes_for(3, 128)
+    ref_logits, ref_scores = _reference_with_points(
+        tiny_hq_ref, images, boxes, POINTS, LABELS, hq_token_only=True
+    )
+    logits, scores = model.predict(images, boxes, mode="hq", points_px_xy=POINTS, point_labels=LABELS)
+    assert (logits - ref_logits).abs().max() <= 1e-5
+    assert (scores - ref_scores).abs().max() <= 1e-5
+
+
+def test_bad_points_are_reported(trained_tiny):
+    images, boxes = random_images_u8(2, 128), boxes_for(2, 128)
+    with pytest.raises(InputError, match=r"expected \(2, K, 2\) XY points"):
+        trained_tiny.predict(images, boxes, points_px_xy=torch.zeros(2, 3), point_labels=torch.zeros(2, 3))
+    with pytest.raises(InputError, match="point labels must be 1 .object., 0 .background. or -1"):
+        trained_tiny.predict(
+            images, boxes, points_px_xy=torch.zeros(2, 1, 2), point_labels=torch.full((2, 1), 2)
+        )

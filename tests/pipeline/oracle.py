@@ -32,10 +32,20 @@ class OracleEngine:
         self.input_size_px = input_size_px
         self.max_batch = max_batch
         self.calls: list[tuple[tuple[int, ...], np.ndarray]] = []
+        #: the clicks of each call: None, or (points (B, K, 2), labels (B, K)) as given.
+        self.clicks: list[tuple[np.ndarray, np.ndarray] | None] = []
 
-    def predict(self, images_rgb_u8: np.ndarray, boxes_px_xyxy: np.ndarray) -> EnginePrediction:
+    def predict(
+        self,
+        images_rgb_u8: np.ndarray,
+        boxes_px_xyxy: np.ndarray,
+        points_px_xy: np.ndarray | None = None,
+        point_labels: np.ndarray | None = None,
+    ) -> EnginePrediction:
+        """The green objects of each image (clicks are recorded, not used)."""
         assert images_rgb_u8.dtype == np.uint8 and images_rgb_u8.ndim == 4
         self.calls.append((images_rgb_u8.shape, np.array(boxes_px_xyxy, dtype=np.float64)))
+        self.clicks.append(None if points_px_xy is None else (np.array(points_px_xy), np.array(point_labels)))
         green = images_rgb_u8[..., 1].astype(np.float32)
         logits = (green - 127.5) / 127.5
         return EnginePrediction(mask_logits=logits, scores=np.full(len(images_rgb_u8), 0.75, np.float32))

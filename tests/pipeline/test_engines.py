@@ -115,3 +115,14 @@ def test_weight_free_engine_scores_are_one_in_the_unit_range(name):
     assert scores.dtype == np.float32 and scores.shape == (4,)
     assert ((scores >= 0.0) & (scores <= 1.0)).all()
     np.testing.assert_array_equal(scores, 1.0)
+
+
+def test_grabcut_click_seed_follows_the_clicked_colour_within_its_radius():
+    from rossam_geo.engines.grabcut import click_seed
+
+    image = np.full((20, 30, 3), 100, np.uint8)
+    image[5:15, 5:25] = (200, 40, 40)  # a red bar
+    seed = click_seed(image, 10.5, 10.5, radius_px=8)
+    assert seed[10, 5:18].all() and not seed[10, 19:].any()  # along the bar, up to 8 px away
+    assert not seed[:5].any() and not seed[15:].any()  # not onto the grey around it
+    assert not click_seed(image, 40.0, 10.0, radius_px=8).any()  # a click outside the image

@@ -8,7 +8,7 @@ import pytest
 pytest.importorskip("qgis", reason="QGIS tests run under QGIS's Python: scripts/test_qgis.sh")
 
 from qgis.core import NULL, Qgis, QgsProject, QgsRectangle, QgsVectorLayer
-from qgis.PyQt.QtCore import Qt
+from qgis.PyQt.QtCore import Qt, QVariant
 
 from tests.qgis_plugin.conftest import wait_until
 from tests.qgis_plugin.helpers import load_raster
@@ -59,11 +59,19 @@ def test_results_are_kept_in_a_geopackage_with_an_outline_style(
     assert layer.providerType() == "ogr" and layer.source() == f"{path}|layername=rossam_objects"
     assert not layer.isEditable()
     assert QgsVectorLayer(f"{path}|layername=rossam_objects", "reread", "ogr").featureCount() == 1
-    symbol = layer.renderer().symbol()
-    assert symbol.symbolLayerCount() == 2
-    for index in range(2):
-        assert symbol.symbolLayer(index).brushStyle() == Qt.NoBrush  # outline only, the object stays visible
-    assert symbol.symbolLayer(1).strokeColor().name() == "#ffdc00"
+    # the fields and their types are the backend's output schema (its version reply), in order
+    schema = plugin.client.info["output_schema"]
+    kinds = {"integer": QVariant.LongLong, "real": QVariant.Double, "string": QVariant.String}
+    fields = [(f.name(), f.type()) for f in layer.fields() if f.name() != "fid"]
+    assert fields == [(name, kinds[kind]) for name, kind in schema.items()]
+    assert schema["prompt_id"] == "integer" and isinstance(next(layer.getFeatures())["prompt_id"], int)
+    flagged, kept = (rule.symbol() for rule in layer.renderer().rootRule().children())
+    for symbol in (flagged, kept):
+        assert symbol.symbolLayerCount() == 2
+        for index in range(2):
+            assert symbol.symbolLayer(index).brushStyle() == Qt.NoBrush  # outline only: the object shows
+    assert kept.symbolLayer(1).strokeColor().name() == "#ffdc00"
+    assert flagged.symbolLayer(1).strokeStyle() == Qt.DashLine  # low scores (see test_scores.py)
 
 
 def test_a_layer_being_edited_gets_results_as_undoable_edits(plugin, qgis_iface, utm_raster):

@@ -25,7 +25,7 @@ from qgis.core import (
     QgsVectorLayer,
 )
 from qgis.PyQt import sip
-from qgis.PyQt.QtCore import QPoint
+from qgis.PyQt.QtCore import QPoint, Qt
 
 from tests.qgis_plugin.conftest import REPO, backend_program, wait_until
 from tests.qgis_plugin.helpers import (
@@ -37,6 +37,7 @@ from tests.qgis_plugin.helpers import (
     flush_deletes,
     load_raster,
     plugin_toolbars,
+    press_key,
 )
 
 
@@ -99,7 +100,10 @@ def test_dragging_a_box_on_a_canvas_in_another_crs_adds_one_polygon_in_the_raste
     drag(tool, qgis_canvas, *screen)
 
     controller = plugin.controller
-    wait_until(lambda: controller.last_layer is not None and not controller.tasks)
+    refinement = controller.refinement
+    wait_until(lambda: refinement.reply is not None and not refinement.pending)  # shown as a preview
+    assert controller.last_layer is None
+    press_key(tool, Qt.Key_Enter)  # Enter keeps it
     layer = controller.last_layer
     assert layer.name() == "ROS-SAM objects"
     assert layer.crs().authid() == "EPSG:32633"
@@ -142,7 +146,8 @@ def test_box_on_a_plain_image_is_converted_between_qgis_y_up_and_pixel_y_down(
     drag(tool, qgis_canvas, *screen)
 
     controller = plugin.controller
-    wait_until(lambda: controller.last_layer is not None and not controller.tasks)
+    wait_until(lambda: controller.refinement.reply is not None and not controller.refinement.pending)
+    press_key(tool, Qt.Key_Return)
     (feature,) = list(controller.last_layer.getFeatures())
     assert feature["area_unit"] == "px"
     drawn = QgsRectangle(tool.toMapCoordinates(screen[0]), tool.toMapCoordinates(screen[1]))
@@ -202,27 +207,44 @@ def test_processing_algorithm_gives_one_polygon_per_box(plugin, qgis_processing,
         assert feature["crop_size"] == 256
     assert out_features[2]["status"] == "skipped"
     assert out_features[2].geometry().isEmpty()
+    # the prompt id is the box feature's id (sent as the request's prompt_ids), as with rossam-geo segment
+    assert [f["prompt_id"] for f in out_features] == [f["box_fid"] for f in out_features]
     # without a class field parameter the box layer's "class" field is carried; NULL stays NULL
     assert [f["class"] for f in out_features] == ["ship", NULL, NULL]
 
     chosen = processing.run(
         "rossamgeo:segmentboxes",
-        {"RASTER": raster, "BOXES": boxes, "CLASS_FIELD": "name", "ENGINE": 4, "OUTPUT": "memory:"},
+        {"RASTER": raster, "BOXES": boxes, "CLASS_FIELD": "name", "ENGINE": "box", "OUTPUT": "memory:"},
     )["OUTPUT"]
     chosen = QgsProcessingContextLayer(chosen) if isinstance(chosen, str) else chosen
     assert sorted(f["class"] for f in chosen.getFeatures()) == ["box 2", "box 20", "box 500"]
 
 
 def test_processing_defaults_follow_the_saved_settings(plugin, qgis_processing):
-    from rossam_geo_qgis.settings import DEVICES, ENGINES, PluginSettings
+    from rossam_geo_qgis.settings import DEVICES, PluginSettings
 
     registry = QgsApplication.processingRegistry()
     for device, engine in (("cuda", "grabcut"), ("cpu", "sam")):
         PluginSettings(backend=str(backend_program()), engine=engine, device=device, crop_size=320).save()
         algorithm = registry.createAlgorithmById("rossamgeo:segmentboxes")
         assert algorithm.parameterDefinition("DEVICE").defaultValue() == DEVICES.index(device)
-        assert algorithm.parameterDefinition("ENGINE").defaultValue() == ENGINES.index(engine)
+        assert algorithm.parameterDefinition("ENGINE").defaultValue() == engine
         assert algorithm.parameterDefinition("CROP_SIZE").defaultValue() == 320
+
+
+def test_processing_refuses_an_engine_the_backend_does_not_offer(plugin, qgis_processing, utm_raster):
+    import processing
+    from qgis.core import QgsProcessingException
+
+    boxes = QgsVectorLayer("Polygon?crs=EPSG:32633", "boxes", "memory")
+    feature = QgsFeature(boxes.fields())
+    feature.setGeometry(QgsGeometry.fromRect(QgsRectangle(500_020, 4_999_700, 500_090, 4_999_780)))
+    boxes.dataProvider().addFeatures([feature])
+    with pytest.raises(QgsProcessingException, match="unknown engine 'sam2'; the backend offers: .*grabcut"):
+        processing.run(
+            "rossamgeo:segmentboxes",
+            {"RASTER": str(utm_raster), "BOXES": boxes, "ENGINE": "sam2", "OUTPUT": "memory:"},
+        )
 
 
 def QgsProcessingContextLayer(layer_id: str) -> QgsVectorLayer:  # noqa: N802

@@ -21,8 +21,9 @@ from tests.pipeline.oracle import OracleEngine
 
 #: parameters of ``rossam-geo segment`` that are not options of the run: inputs, output, engine, flow.
 NOT_RUN_OPTIONS = {
-    "scene", "prompts", "output", "layer_name", "engine", "weights", "device", "precision", "attention",
-    "compile_encoder", "tta", "overwrite", "append", "resume", "preview", "scheduler", "verbose", "quiet",
+    "scene", "prompts", "points", "output", "layer_name", "engine", "weights", "device", "precision",
+    "attention", "compile_encoder", "tta", "overwrite", "append", "resume", "preview", "scheduler", "verbose",
+    "quiet",
 }  # fmt: skip
 
 

@@ -71,9 +71,10 @@ class BackendClient(QObject):
         method: str,
         params: dict[str, Any] | None = None,
         on_progress: ProgressCallback | None = None,
+        stop_backend_on_cancel: bool = True,
     ) -> PendingCall:
-        """Send a request (from any thread) and return at once."""
-        call = PendingCall(next(self._ids), method, params or {}, on_progress)
+        """Send a request (from any thread) and return at once (see :class:`PendingCall`)."""
+        call = PendingCall(next(self._ids), method, params or {}, on_progress, stop_backend_on_cancel)
         with self._lock:
             self._pending[call.id] = call
         if self._in_owner_thread():
@@ -90,15 +91,15 @@ class BackendClient(QObject):
         on_progress: ProgressCallback | None = None,
         is_cancelled: Callable[[], bool] | None = None,
         timeout_s: float | None = None,
+        stop_backend_on_cancel: bool = True,
     ) -> Any:
         """Send a request and wait for its result (from any thread).
 
         Raises:
             BackendError: the backend answered with an error (``code`` set), could not start or stopped.
         """
-        return self.wait(
-            self.request(method, params, on_progress), is_cancelled=is_cancelled, timeout_s=timeout_s
-        )
+        call = self.request(method, params, on_progress, stop_backend_on_cancel)
+        return self.wait(call, is_cancelled=is_cancelled, timeout_s=timeout_s)
 
     def backend_info(self, *, is_cancelled: Callable[[], bool] | None = None) -> dict[str, Any]:
         """The backend's ``version`` reply: its engines, the output schema (field -> type) and more.
@@ -151,8 +152,8 @@ class BackendClient(QObject):
 
         The backend is asked to cancel it. A model load cannot be interrupted inside the backend, so when
         ``call`` had not started working yet (no progress: the backend is loading the model for it) and no
-        other request waits on the backend's job thread, the backend process is killed; the next request
-        starts it again.
+        other request waits on the backend's job thread, the backend process is killed (unless the call says
+        not to: a refinement request replaced at once by the next one); the next request starts it again.
         """
         if call.done:
             return
@@ -161,7 +162,7 @@ class BackendClient(QObject):
             self._pending.pop(call.id, None)
             others = [c for c in self._pending.values() if c.method in JOB_METHODS]
         call.fail(BackendError("cancelled", CANCELLED))
-        if call.method in JOB_METHODS and not call.progressed and not others:
+        if call.method in JOB_METHODS and call.stop_backend_on_cancel and not call.progressed and not others:
             detail = "stopped while loading the model for a cancelled request; it starts with the next one"
             if self._in_owner_thread():
                 self._kill(detail)

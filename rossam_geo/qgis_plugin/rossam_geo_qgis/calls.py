@@ -37,12 +37,20 @@ class PendingCall:
     """A request sent to the backend and its eventual outcome (filled in by the owner thread)."""
 
     def __init__(
-        self, request_id: int, method: str, params: dict[str, Any], on_progress: ProgressCallback | None
+        self,
+        request_id: int,
+        method: str,
+        params: dict[str, Any],
+        on_progress: ProgressCallback | None,
+        stop_backend_on_cancel: bool = True,
     ) -> None:
         self.id = request_id
         self.method = method
         self.params = params
         self.on_progress = on_progress
+        #: cancelling it while the backend loads the model for it stops the backend (see
+        #: ``BackendClient.abandon``); False for requests replaced at once by the next one.
+        self.stop_backend_on_cancel = stop_backend_on_cancel
         #: a progress notification arrived: the model is loaded and the request is being worked on.
         self.progressed = False
         self.result: Any = None

@@ -1,10 +1,12 @@
-"""The "Box to polygon" map tool: drag a box on the canvas; a polygon of the object inside appears.
+"""The "Box to polygon" map tool: drag a box on the canvas; a polygon of the object inside appears; clicks
+refine it.
 
-The tool is a small state machine (:class:`ToolState`): IDLE -(left press)-> DRAGGING -(release, drag of
-at least ``MIN_DRAG_PX``)-> IDLE, emitting ``boxDrawn``; Esc or deactivation returns to IDLE. Results are
-accepted as they arrive. Refinement clicks fit in as a third state, REFINING (a result shown for the last
-box: left click adds a positive point, right click a negative one, each re-requesting that prompt with its
-points; Enter accepts, Esc discards), entered when the controller reports the result of a box.
+The tool is a small state machine (:class:`ToolState`): IDLE -(left press)-> DRAGGING -(release)-> IDLE.
+A release after a drag of at least ``MIN_DRAG_PX`` emits ``boxDrawn``; a shorter one is a click and emits
+``clicked`` with label 1 (a point on the object); a right click emits ``clicked`` with label 0 (a point off
+it). Enter emits ``accepted`` and Esc ``discarded`` (and ends a drag). What a click or a key does is the
+controller's: it shows the result of a box as a preview, refines it with each click, and writes it on
+Enter (see :mod:`.refine`); clicks and keys while no preview is shown change nothing.
 """
 
 from __future__ import annotations
@@ -14,27 +16,36 @@ from enum import Enum
 from qgis.core import QgsPointXY, QgsRectangle, QgsWkbTypes
 from qgis.gui import QgsMapCanvas, QgsMapMouseEvent, QgsMapTool, QgsRubberBand
 from qgis.PyQt.QtCore import Qt, pyqtSignal
-from qgis.PyQt.QtGui import QColor
+from qgis.PyQt.QtGui import QColor, QKeyEvent
 
-#: Drags shorter than this many screen pixels (either side) are taken as clicks and ignored.
+#: Drags shorter than this many screen pixels (either side) are clicks.
 MIN_DRAG_PX = 3
+#: The label of a click: on the object (left button) or off it (right button).
+ON_OBJECT, OFF_OBJECT = 1, 0
 
 
 class ToolState(Enum):
     """What the map tool is doing."""
 
-    IDLE = "idle"  # waiting for a box
+    IDLE = "idle"  # waiting for a box or a click
     DRAGGING = "dragging"  # left button held: the rubber band follows the mouse
 
 
 class BoxMapTool(QgsMapTool):
-    """Draws a rectangle with a rubber band while dragging and emits it, in canvas CRS, on release.
+    """Draws a rectangle with a rubber band while dragging and emits it, in canvas CRS, on release; emits
+    clicks and the Enter and Esc keys for refinement.
 
     Signals:
         boxDrawn(QgsRectangle): the box in the canvas's map coordinates (its destination CRS).
+        clicked(QgsPointXY, int): a click in map coordinates, label 1 (left button) or 0 (right button).
+        accepted(): Enter (or Return) was pressed.
+        discarded(): Esc was pressed.
     """
 
     boxDrawn = pyqtSignal(QgsRectangle)
+    clicked = pyqtSignal(QgsPointXY, int)
+    accepted = pyqtSignal()
+    discarded = pyqtSignal()
 
     def __init__(self, canvas: QgsMapCanvas) -> None:
         super().__init__(canvas)
@@ -61,20 +72,27 @@ class BoxMapTool(QgsMapTool):
         self._show(QgsRectangle(self._start, self.toMapCoordinates(event.pos())))
 
     def canvasReleaseEvent(self, event: QgsMapMouseEvent) -> None:  # noqa: N802 - Qt API
+        if event.button() == Qt.RightButton and self.state is ToolState.IDLE:
+            self.clicked.emit(self.toMapCoordinates(event.pos()), OFF_OBJECT)
+            return
         if self.state is not ToolState.DRAGGING or self._start is None or event.button() != Qt.LeftButton:
             return
         start, start_px = self._start, self._start_px
         self._reset()
         moved = event.pos() - start_px
         if abs(moved.x()) < MIN_DRAG_PX or abs(moved.y()) < MIN_DRAG_PX:
+            self.clicked.emit(start, ON_OBJECT)
             return
         rect = QgsRectangle(start, self.toMapCoordinates(event.pos()))
         rect.normalize()
         self.boxDrawn.emit(rect)
 
-    def keyPressEvent(self, event) -> None:  # noqa: ANN001, N802 - Qt API
+    def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802 - Qt API
         if event.key() == Qt.Key_Escape:
             self._reset()
+            self.discarded.emit()
+        elif event.key() in (Qt.Key_Return, Qt.Key_Enter):
+            self.accepted.emit()
 
     def deactivate(self) -> None:
         self._reset()

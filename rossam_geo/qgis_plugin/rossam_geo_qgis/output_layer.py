@@ -5,21 +5,19 @@ result fields); else the layer ``rossam_objects`` of the project's GeoPackage (t
 settings dialog, else ``<project>_rossam.gpkg`` next to the saved project file, else one asked for once per
 project); else, when the user declines to choose one, a temporary memory layer (results are lost on exit,
 and the message bar says so). Results are written to the GeoPackage at once (see ``results.add_results``).
+New layers get the outline style of :mod:`.style`, with low scores flagged.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from qgis.core import (
     QgsCoordinateReferenceSystem,
-    QgsFillSymbol,
     QgsMapLayer,
     QgsProject,
     QgsProviderRegistry,
-    QgsSimpleFillSymbolLayer,
-    QgsSingleSymbolRenderer,
     QgsVectorDataProvider,
     QgsVectorFileWriter,
     QgsVectorLayer,
@@ -30,10 +28,12 @@ from .results import result_fields
 from .settings import (
     PROJECT_ASKED_KEY,
     PROJECT_GPKG_KEY,
+    PluginSettings,
     output_layer_id,
     project_entry,
     set_project_entry,
 )
+from .style import apply_outline_style
 
 OUTPUT_LAYER_NAME = "ROS-SAM objects"
 TEMPORARY_LAYER_NAME = "ROS-SAM objects (temporary)"
@@ -85,21 +85,13 @@ def gpkg_path() -> str:
     return project_entry(PROJECT_GPKG_KEY) or default_gpkg_path()
 
 
-def apply_outline_style(layer: QgsVectorLayer) -> None:
-    """No fill; a yellow outline over a dark one, visible over bright and dark imagery."""
-    outline = {"style": "no", "outline_width_unit": "MM"}
-    symbol = QgsFillSymbol.createSimple({**outline, "outline_color": "30,30,30,220", "outline_width": "1.0"})
-    symbol.appendSymbolLayer(
-        QgsSimpleFillSymbolLayer.create({**outline, "outline_color": "255,220,0,255", "outline_width": "0.5"})
-    )
-    layer.setRenderer(QgsSingleSymbolRenderer(symbol))
-    layer.triggerRepaint()
-
-
-def open_or_create_gpkg_layer(path: str, crs: QgsCoordinateReferenceSystem) -> QgsVectorLayer:
+def open_or_create_gpkg_layer(
+    path: str, crs: QgsCoordinateReferenceSystem, schema: Mapping[str, str]
+) -> QgsVectorLayer:
     """The ``rossam_objects`` layer of the GeoPackage ``path``, created (with the file) when missing.
 
-    Only that layer is created in an existing GeoPackage; its other layers are left alone.
+    Only that layer is created in an existing GeoPackage, with the fields of the backend's output
+    ``schema``; its other layers are left alone.
 
     Raises:
         OutputLayerError: the file cannot be written, or its ``rossam_objects`` layer is not polygons.
@@ -123,7 +115,7 @@ def open_or_create_gpkg_layer(path: str, crs: QgsCoordinateReferenceSystem) -> Q
     )
     context = QgsProject.instance().transformContext()
     writer = QgsVectorFileWriter.create(
-        path, result_fields(), QgsWkbTypes.MultiPolygon, crs, context, options
+        path, result_fields(schema), QgsWkbTypes.MultiPolygon, crs, context, options
     )
     error = writer.hasError()
     message = writer.errorMessage()
@@ -152,12 +144,15 @@ def project_gpkg_layer(path: str) -> QgsVectorLayer | None:
     return None
 
 
-def resolve_output_layer(crs: QgsCoordinateReferenceSystem, ask_path: AskPath) -> tuple[QgsVectorLayer, str]:
+def resolve_output_layer(
+    crs: QgsCoordinateReferenceSystem, ask_path: AskPath, schema: Mapping[str, str]
+) -> tuple[QgsVectorLayer, str]:
     """The layer new results go to, and a warning for the message bar ("" when none).
 
     Args:
         crs: CRS for a new layer (the raster's).
         ask_path: asks the user for a GeoPackage path (None: declined); called at most once per project.
+        schema: the backend's output schema (field -> type), the fields of a new layer.
 
     Raises:
         OutputLayerError: the GeoPackage cannot be written.
@@ -176,8 +171,8 @@ def resolve_output_layer(crs: QgsCoordinateReferenceSystem, ask_path: AskPath) -
     if path:
         layer = project_gpkg_layer(path)
         if layer is None:
-            layer = open_or_create_gpkg_layer(path, crs)
-            apply_outline_style(layer)
+            layer = open_or_create_gpkg_layer(path, crs, schema)
+            apply_outline_style(layer, PluginSettings.load().min_score)
             project.addMapLayer(layer)
         return layer, ""
     for candidate in project.mapLayersByName(TEMPORARY_LAYER_NAME):
@@ -186,9 +181,9 @@ def resolve_output_layer(crs: QgsCoordinateReferenceSystem, ask_path: AskPath) -
     layer = QgsVectorLayer("MultiPolygon", TEMPORARY_LAYER_NAME, "memory")
     if crs.isValid():
         layer.setCrs(crs)
-    layer.dataProvider().addAttributes(list(result_fields()))
+    layer.dataProvider().addAttributes(list(result_fields(schema)))
     layer.updateFields()
-    apply_outline_style(layer)
+    apply_outline_style(layer, PluginSettings.load().min_score)
     project.addMapLayer(layer)
     warning = (
         "results go to the temporary layer 'ROS-SAM objects (temporary)' and are lost when QGIS closes; "

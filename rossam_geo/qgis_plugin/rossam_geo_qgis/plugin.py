@@ -14,6 +14,7 @@ from .controller import MESSAGE_TITLE, SegmentController
 from .map_tool import BoxMapTool
 from .processing.provider import RossamProvider
 from .settings import CLASSES, PluginSettings
+from .style import restyle_result_layers
 from .tasks import CallTask
 
 ICON = os.path.join(os.path.dirname(__file__), "icon.svg")
@@ -58,7 +59,10 @@ class RossamGeoPlugin:
 
         self.box_action = QAction(QIcon(ICON), "Box to polygon", self.iface.mainWindow())
         self.box_action.setCheckable(True)
-        self.box_action.setToolTip("ROS-SAM: drag a box around an object to get its polygon")
+        self.box_action.setToolTip(
+            "ROS-SAM: drag a box around an object; click on the object (left) or off it (right) to refine "
+            "the outline shown; Enter keeps it, Esc drops it"
+        )
         self.box_action.triggered.connect(self._toggle_map_tool)
         settings_action = QAction(
             QgsApplication.getThemeIcon("/mActionOptions.svg"), "ROS-SAM settings…", self.iface.mainWindow()
@@ -77,7 +81,10 @@ class RossamGeoPlugin:
 
         self.map_tool = BoxMapTool(self.iface.mapCanvas())
         self.map_tool.setAction(self.box_action)
-        self.map_tool.boxDrawn.connect(self.controller.segment_rect)
+        self.map_tool.boxDrawn.connect(self.controller.refine_rect)
+        self.map_tool.clicked.connect(self.controller.refine_click)
+        self.map_tool.accepted.connect(self.controller.accept_refinement)
+        self.map_tool.discarded.connect(self.controller.discard_refinement)
 
         self.provider = RossamProvider(lambda: self.client)
         QgsApplication.processingRegistry().addProvider(self.provider)
@@ -142,11 +149,14 @@ class RossamGeoPlugin:
     def _open_settings(self) -> None:
         from .settings_dialog import SettingsDialog
 
-        if SettingsDialog(self.iface.mainWindow()).exec_():
+        engines = (self.client.info or {}).get("engines") if self.client is not None else None
+        if SettingsDialog(self.iface.mainWindow(), engines=engines).exec_():
             self.settings_changed()
 
     def settings_changed(self) -> None:
-        """Stop the backend so that the next request starts it with the new settings; clears its status."""
+        """Stop the backend so that the next request starts it with the new settings (clears its status);
+        restyle the result layers with the score threshold."""
+        restyle_result_layers(PluginSettings.load().min_score)
         if self.client is not None:
             self.client.stop(detail=SETTINGS_CHANGED)
 
@@ -159,6 +169,8 @@ class RossamGeoPlugin:
 
     def _show_version(self, result: dict[str, Any] | None, error: BackendError | None) -> None:
         self._check_task = None
+        if result is not None and self.client is not None:
+            self.client.info = dict(result)
         bar = self.iface.messageBar()
         if error is not None or result is None:
             text = error.message if error is not None else "no answer"

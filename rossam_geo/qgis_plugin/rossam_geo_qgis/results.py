@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from qgis.core import (
+    Qgis,
     QgsCoordinateReferenceSystem,
     QgsCoordinateTransform,
     QgsFeature,
@@ -18,29 +20,20 @@ from qgis.PyQt.QtCore import QVariant
 
 from .geojson import crs_string, flip_geometry_y, geometry_to_wkt
 
-#: The backend's output attributes and their QGIS field types (same as the CLI's GeoPackage).
-RESULT_FIELDS: tuple[tuple[str, QVariant.Type], ...] = (
-    ("prompt_id", QVariant.String),
-    ("class", QVariant.String),
-    ("score", QVariant.Double),
-    ("area", QVariant.Double),
-    ("area_unit", QVariant.String),
-    ("engine", QVariant.String),
-    ("model", QVariant.String),
-    ("crop_size", QVariant.Int),
-    ("upsample", QVariant.Double),
-    ("source", QVariant.String),
-    ("created", QVariant.String),
-    ("status", QVariant.String),
-    ("reason", QVariant.String),
-)
+#: QGIS field types of the types of the backend's output schema (the ``output_schema`` of its ``version``
+#: reply, which lists the fields; the plugin keeps no copy of them).
+FIELD_TYPES: dict[str, QVariant.Type] = {
+    "integer": QVariant.LongLong,
+    "real": QVariant.Double,
+    "string": QVariant.String,
+}
 
 
-def result_fields() -> QgsFields:
-    """QgsFields of the output attributes."""
+def result_fields(schema: Mapping[str, str]) -> QgsFields:
+    """QgsFields of the output attributes, from the backend's output schema (field name -> type)."""
     out = QgsFields()
-    for name, kind in RESULT_FIELDS:
-        out.append(QgsField(name, kind))
+    for name, kind in schema.items():
+        out.append(QgsField(name, FIELD_TYPES.get(kind, QVariant.String)))
     return out
 
 
@@ -111,6 +104,16 @@ def _cast(value: Any, field: QgsField) -> Any:
     if field.type() == QVariant.String:
         return str(value)
     return value
+
+
+def report_statuses(bar: Any, items: list[dict[str, Any]]) -> None:
+    """Say in the message bar why results are not "ok" (a low score: for information)."""
+    for item in items:
+        properties = item.get("properties") or {}
+        status = properties.get("status")
+        if status not in (None, "ok"):
+            level = Qgis.Info if status == "low_score" else Qgis.Warning
+            bar.pushMessage("ROS-SAM", f"box {status}: {properties.get('reason')}", level=level, duration=5)
 
 
 def add_results(layer: QgsVectorLayer, features: list[QgsFeature], text: str = "ROS-SAM object") -> int:

@@ -34,6 +34,8 @@ class PluginSettings:
         device: "auto", "cpu", "cuda" or "mps".
         crop_size: crop window side in pixels around each box (512 in the paper).
         active_class: class written to the ``class`` field of boxes drawn on the map ("" = none).
+        min_score: results whose score (the engine's predicted IoU) is below this are flagged: their
+            status is ``low_score`` and the output layer outlines them dashed (0 = flag none).
     """
 
     backend: str = ""
@@ -42,6 +44,7 @@ class PluginSettings:
     device: str = "auto"
     crop_size: int = 512
     active_class: str = ""
+    min_score: float = 0.5
 
     @classmethod
     def load(cls) -> PluginSettings:
@@ -52,9 +55,7 @@ class PluginSettings:
         for f in fields(cls):
             default = getattr(defaults, f.name)
             value = store.value(PREFIX + f.name, default)
-            values[f.name] = (
-                int(value) if isinstance(default, int) else str(value if value is not None else "")
-            )
+            values[f.name] = _typed(value, default)
         settings = cls(**values)
         if not settings.backend:
             settings.backend = os.environ.get("ROSSAM_GEO_BACKEND", "")
@@ -77,12 +78,29 @@ class PluginSettings:
             return program, ["-m", "rossam_geo.worker"]
         return program, ["serve"]
 
+    def segment_options(self) -> dict[str, object]:
+        """The ``options`` member of a ``segment`` request: the crop size, and ``min_score`` (when above 0)
+        so that the backend marks results scored below it ``low_score``."""
+        options: dict[str, object] = {"crop_size": self.crop_size}
+        if self.min_score > 0:
+            options["min_score"] = self.min_score
+        return options
+
     def model_params(self) -> dict[str, object]:
         """The engine/weights/device members of a ``segment`` request."""
         params: dict[str, object] = {"engine": self.engine, "device": self.device}
         if self.weights:
             params["weights"] = self.weights
         return params
+
+
+def _typed(value: object, default: object) -> object:
+    """A stored setting as the type of its default (QSettings may give text back)."""
+    if isinstance(default, int):
+        return int(value)  # type: ignore[call-overload]
+    if isinstance(default, float):
+        return float(value)  # type: ignore[arg-type]
+    return str(value if value is not None else "")
 
 
 def project_entry(key: str) -> str:

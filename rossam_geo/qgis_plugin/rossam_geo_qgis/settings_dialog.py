@@ -17,6 +17,7 @@ from qgis.PyQt.QtWidgets import (
     QComboBox,
     QDialog,
     QDialogButtonBox,
+    QDoubleSpinBox,
     QFileDialog,
     QFormLayout,
     QGroupBox,
@@ -35,7 +36,6 @@ from .backend_report import engine_lines, summary_lines, weights_choices, wrappe
 from .output_layer import default_gpkg_path, non_output_layers
 from .settings import (
     DEVICES,
-    ENGINES,
     PROJECT_GPKG_KEY,
     PluginSettings,
     output_layer_id,
@@ -59,6 +59,9 @@ TIPS = {
     "ROS-SAM paper). The window is also at most the model's input divided by the sampling rate (64 px for "
     "the bundled compact model) and grows for larger boxes; the results' crop_size field records the window "
     "used.",
+    "min_score": "Results whose score (the engine's predicted IoU of its mask) is below this are flagged: "
+    "their status is low_score and the output layer outlines them dashed. The SAM-family engines predict "
+    "it; box and grabcut always score 1.0. 0: flag none.",
     "output_layer": "Polygon layer the results are added to. Only layers with the result fields (prompt_id, "
     "status) are offered, so box layers are not. Empty: the layer rossam_objects of the output GeoPackage.",
     "gpkg": "GeoPackage that keeps the results when no output layer is chosen (a layer rossam_objects is "
@@ -82,13 +85,18 @@ class SettingsDialog(QDialog):
     Args:
         parent: parent widget.
         test_on_open: run "Test backend" as soon as the dialog opens.
+        engines: the engines of the running backend's ``version`` reply, when it has answered; the list is
+            filled from the tested backend's reply once it answers.
     """
 
-    def __init__(self, parent: QWidget | None = None, test_on_open: bool = True) -> None:
+    def __init__(
+        self, parent: QWidget | None = None, test_on_open: bool = True, engines: list[str] | None = None
+    ) -> None:
         super().__init__(parent)
         self.setWindowTitle("ROS-SAM settings")
         self.setMinimumWidth(760)
         self._loaded = PluginSettings.load()
+        self._engines = list(engines or [])
         self._probe: ProbeTask | None = None
         self.probe_result: tuple[Any, Any, BackendError | None] | None = None
         layout = QVBoxLayout(self)
@@ -127,10 +135,7 @@ class SettingsDialog(QDialog):
         group = QGroupBox("Model", self)
         form = _form(group)
         self.engine = QComboBox(group)
-        self.engine.addItems(list(ENGINES))
-        if self._loaded.engine not in ENGINES:
-            self.engine.addItem(self._loaded.engine)
-        self.engine.setCurrentText(self._loaded.engine)
+        self._fill_engines(self._engines)
         form.addRow("Engine", _with_tip(self.engine, "engine"))
         self.engine_info = _info_label(group, "What each engine needs shows here once the backend answers.")
         form.addRow("Engines", self.engine_info)
@@ -160,6 +165,12 @@ class SettingsDialog(QDialog):
         self.crop_size.setSuffix(" px")
         self.crop_size.setValue(self._loaded.crop_size)
         form.addRow("Crop size", _with_tip(self.crop_size, "crop_size"))
+        self.min_score = QDoubleSpinBox(group)
+        self.min_score.setRange(0.0, 1.0)
+        self.min_score.setSingleStep(0.05)
+        self.min_score.setDecimals(2)
+        self.min_score.setValue(self._loaded.min_score)
+        form.addRow("Flag results with score below", _with_tip(self.min_score, "min_score"))
         return group
 
     def _output_group(self) -> QGroupBox:
@@ -204,6 +215,7 @@ class SettingsDialog(QDialog):
             self.backend_status.setText(wrapped([error.message if error is not None else "no answer"]))
             return
         self.backend_status.setText(wrapped(summary_lines(version, environment)))
+        self._fill_engines(list(version.get("engines") or []))
         lines = engine_lines(version, environment)
         self.engine_info.setText(wrapped(lines))
         for line in lines:
@@ -211,6 +223,15 @@ class SettingsDialog(QDialog):
             if index >= 0:
                 self.engine.setItemData(index, line, Qt.ToolTipRole)
         self._fill_weights(weights_choices(environment))
+
+    def _fill_engines(self, engines: list[str]) -> None:
+        """Offer the backend's engines (the chosen one stays, also when the backend does not know it)."""
+        chosen = self.engine.currentText() or self._loaded.engine
+        self.engine.clear()
+        self.engine.addItems(engines)
+        if chosen not in engines:
+            self.engine.addItem(chosen)
+        self.engine.setCurrentText(chosen)
 
     def _fill_weights(self, choices: list[tuple[str, str, bool]]) -> None:
         text = self.weights.currentText()
@@ -238,6 +259,7 @@ class SettingsDialog(QDialog):
             weights=self.weights.currentText().strip(),
             device=self.device.currentText(),
             crop_size=int(self.crop_size.value()),
+            min_score=float(self.min_score.value()),
             active_class=self._loaded.active_class,
         )
 

@@ -27,6 +27,12 @@ class SegmentRequest:
             plain image (no georeferencing): QGIS shows those with y up, the backend works in pixels, y down.
         model: ``engine``/``weights``/``device`` request members.
         options: ``options`` request member (crop_size...).
+        clicks: per box, its refinement clicks ``(x, y, label)`` in ``boxes_crs`` (label 1 on the object, 0
+            off it); None: no clicks.
+        clicks_in_layer: the same clicks in the raster layer's QGIS coordinates (for plain images).
+        prompt_ids: the ``prompt_ids`` request member (None: the backend numbers the boxes).
+        stop_backend_on_cancel: cancelling while the backend loads the model stops it (nothing else waits
+            for that model); False for refinement requests, which the next click replaces at once.
     """
 
     raster_path: str
@@ -35,6 +41,10 @@ class SegmentRequest:
     boxes_in_layer_xyxy: list[Any]
     model: dict[str, Any] = field(default_factory=dict)
     options: dict[str, Any] = field(default_factory=dict)
+    clicks: list[list[tuple[float, float, int]]] | None = None
+    clicks_in_layer: list[list[tuple[float, float, int]]] | None = None
+    prompt_ids: list[Any] | None = None
+    stop_backend_on_cancel: bool = True
 
 
 def raster_path(layer: QgsRasterLayer) -> str:
@@ -54,20 +64,36 @@ def crs_text(crs: QgsCoordinateReferenceSystem) -> str | None:
     return crs.toWkt(QgsCoordinateReferenceSystem.WKT_PREFERRED)
 
 
+@dataclass
+class SegmentReply:
+    """The backend's answer to a :class:`SegmentRequest`.
+
+    Attributes:
+        collection: the result FeatureCollection.
+        pixel_frame: the raster is a plain image: result coordinates are pixels with y down.
+        backend: the backend's ``version`` reply (its ``output_schema`` gives the fields of a new layer).
+    """
+
+    collection: dict[str, Any]
+    pixel_frame: bool
+    backend: dict[str, Any]
+
+    @property
+    def schema(self) -> dict[str, str]:
+        """The output fields and their types (``integer``, ``real``, ``string``)."""
+        return dict(self.backend.get("output_schema") or {})
+
+
 def run_segment_request(
     client: BackendClient,
     request: SegmentRequest,
     *,
     on_progress: Callable[[int, int], None] | None = None,
     is_cancelled: Callable[[], bool] | None = None,
-) -> tuple[dict[str, Any], bool]:
-    """Ask the backend for raster info, then for the segmentation (blocking; any thread).
-
-    Returns:
-        (FeatureCollection, pixel_frame): pixel_frame is True for a plain image, whose result coordinates
-        are pixels with y down.
-    """
-    client.backend_info(is_cancelled=is_cancelled)  # the output schema, for the layer the result goes to
+) -> SegmentReply:
+    """Ask the backend for its version (once per start), raster info, then the segmentation (blocking; any
+    thread)."""
+    backend = client.backend_info(is_cancelled=is_cancelled)
     info = client.call("raster_info", {"raster": request.raster_path}, is_cancelled=is_cancelled)
     pixel_frame = not info.get("georeferenced", False)
     params: dict[str, Any] = {"raster": request.raster_path, **request.model}
@@ -75,13 +101,26 @@ def run_segment_request(
         params["options"] = dict(request.options)
     if pixel_frame:
         params["boxes"] = [qgis_box_to_pixel_box(b) for b in request.boxes_in_layer_xyxy]
+        clicks = [[(x, -y, label) for x, y, label in box] for box in request.clicks_in_layer or []]
     else:
         params["boxes"] = [list(map(float, b)) for b in request.boxes_xyxy]
+        clicks = request.clicks or []
         text = crs_text(request.boxes_crs)
         if text is not None:
             params["crs"] = text
-    collection = client.call("segment", params, on_progress=on_progress, is_cancelled=is_cancelled)
-    return collection, pixel_frame
+    if clicks:
+        params["points"] = [[[float(x), float(y)] for x, y, _ in box] for box in clicks]
+        params["point_labels"] = [[int(label) for _, _, label in box] for box in clicks]
+    if request.prompt_ids is not None:
+        params["prompt_ids"] = list(request.prompt_ids)
+    collection = client.call(
+        "segment",
+        params,
+        on_progress=on_progress,
+        is_cancelled=is_cancelled,
+        stop_backend_on_cancel=request.stop_backend_on_cancel,
+    )
+    return SegmentReply(collection, pixel_frame, backend)
 
 
 class SegmentTask(QgsTask):
@@ -90,26 +129,25 @@ class SegmentTask(QgsTask):
     Args:
         client: the backend client.
         request: what to segment.
-        on_done: called in the GUI thread with (collection or None, pixel_frame, error or None).
+        on_done: called in the GUI thread with (reply or None, error or None).
     """
 
     def __init__(
         self,
         client: BackendClient,
         request: SegmentRequest,
-        on_done: Callable[[dict[str, Any] | None, bool, BackendError | None], None],
+        on_done: Callable[[SegmentReply | None, BackendError | None], None],
     ) -> None:
         super().__init__(f"ROS-SAM: segment {len(request.boxes_xyxy)} box(es)", QgsTask.CanCancel)
         self.client = client
         self.request = request
         self.on_done = on_done
-        self.collection: dict[str, Any] | None = None
-        self.pixel_frame = False
+        self.reply: SegmentReply | None = None
         self.error: BackendError | None = None
 
     def run(self) -> bool:
         try:
-            self.collection, self.pixel_frame = run_segment_request(
+            self.reply = run_segment_request(
                 self.client, self.request, on_progress=self._progress, is_cancelled=self.isCanceled
             )
         except BackendError as exc:
@@ -126,7 +164,7 @@ class SegmentTask(QgsTask):
     def finished(self, result: bool) -> None:
         if not result and self.error is None:
             self.error = BackendError("cancelled", -32003)
-        self.on_done(self.collection if result else None, self.pixel_frame, self.error)
+        self.on_done(self.reply if result else None, self.error)
 
 
 class CallTask(QgsTask):

@@ -29,7 +29,7 @@ from qgis.PyQt.QtCore import QVariant
 from ..backend import BackendClient, BackendError
 from ..messages import backend_error_text
 from ..results import result_crs, result_fields, to_features
-from ..settings import DEVICES, ENGINES, PluginSettings
+from ..settings import DEVICES, PluginSettings
 from ..tasks import SegmentRequest, raster_path, run_segment_request
 
 #: Box-layer fields taken as the class when no class field is chosen, in this order (as ``rossam-geo
@@ -53,6 +53,7 @@ class SegmentBoxesAlgorithm(QgsProcessingAlgorithm):
     WEIGHTS = "WEIGHTS"
     DEVICE = "DEVICE"
     CROP_SIZE = "CROP_SIZE"
+    MIN_SCORE = "MIN_SCORE"
     OUTPUT = "OUTPUT"
 
     def __init__(self, client: Callable[[], BackendClient]) -> None:
@@ -79,8 +80,8 @@ class SegmentBoxesAlgorithm(QgsProcessingAlgorithm):
             "Segments the object inside the bounding box of each feature of the box layer, over the raster, "
             "with the ROS-SAM backend (rossam-geo serve). One output feature per box, in the raster's CRS. "
             "Class field: the box attribute copied to the output's class field (default: a field named "
-            "class, label, category or class_name). Engine, weights, device and crop size default to the "
-            "ROS-SAM settings."
+            "class, label, category or class_name). Engine, weights, device, crop size and the score below "
+            "which results are flagged (status low_score) default to the ROS-SAM settings."
         )
 
     def initAlgorithm(self, config: dict[str, Any] | None = None) -> None:  # noqa: N802 - QGIS API
@@ -94,13 +95,9 @@ class SegmentBoxesAlgorithm(QgsProcessingAlgorithm):
                 self.CLASS_FIELD, "Class field", parentLayerParameterName=self.BOXES, optional=True
             )
         )
-        engines = list(ENGINES)
         self.addParameter(
-            QgsProcessingParameterEnum(
-                self.ENGINE,
-                "Engine",
-                engines,
-                defaultValue=engines.index(settings.engine) if settings.engine in engines else 0,
+            QgsProcessingParameterString(
+                self.ENGINE, "Engine (one the backend offers, e.g. rossam, grabcut)", settings.engine
             )
         )
         self.addParameter(
@@ -128,6 +125,17 @@ class SegmentBoxesAlgorithm(QgsProcessingAlgorithm):
             )
         )
         self.addParameter(
+            QgsProcessingParameterNumber(
+                self.MIN_SCORE,
+                "Flag results with score below (status low_score; 0: none)",
+                QgsProcessingParameterNumber.Double,
+                settings.min_score,
+                False,
+                0.0,
+                1.0,
+            )
+        )
+        self.addParameter(
             QgsProcessingParameterFeatureSink(self.OUTPUT, "Objects", QgsProcessing.TypeVectorPolygon)
         )
 
@@ -140,10 +148,11 @@ class SegmentBoxesAlgorithm(QgsProcessingAlgorithm):
             raise QgsProcessingException(self.invalidRasterError(parameters, self.RASTER))
         if source is None:
             raise QgsProcessingException(self.invalidSourceError(parameters, self.BOXES))
-        engine = list(ENGINES)[self.parameterAsEnum(parameters, self.ENGINE, context)]
+        engine = self.parameterAsString(parameters, self.ENGINE, context).strip()
         weights = self.parameterAsString(parameters, self.WEIGHTS, context).strip()
         device = list(DEVICES)[self.parameterAsEnum(parameters, self.DEVICE, context)]
         crop_size = self.parameterAsInt(parameters, self.CROP_SIZE, context)
+        min_score = self.parameterAsDouble(parameters, self.MIN_SCORE, context)
         class_field = self.parameterAsString(parameters, self.CLASS_FIELD, context).strip()
         if not class_field:
             names = set(source.fields().names())
@@ -151,9 +160,17 @@ class SegmentBoxesAlgorithm(QgsProcessingAlgorithm):
         elif source.fields().indexFromName(class_field) < 0:
             raise QgsProcessingException(f"the box layer has no field {class_field!r}; choose another one")
 
+        try:
+            backend = self._client().backend_info(is_cancelled=feedback.isCanceled)
+        except BackendError as exc:
+            raise QgsProcessingException(backend_error_text(exc.message, exc.code, engine)) from None
+        if engine not in backend.get("engines", []):
+            raise QgsProcessingException(
+                f"unknown engine {engine!r}; the backend offers: {', '.join(backend.get('engines', []))}"
+            )
         fields = QgsFields()
         fields.append(QgsField("box_fid", QVariant.LongLong))
-        for field in result_fields():
+        for field in result_fields(backend.get("output_schema") or {}):
             fields.append(field)
         sink, dest_id = self.parameterAsSink(
             parameters, self.OUTPUT, context, fields, QgsWkbTypes.MultiPolygon, raster.crs()
@@ -194,11 +211,12 @@ class SegmentBoxesAlgorithm(QgsProcessingAlgorithm):
             boxes_crs=source.sourceCrs(),
             boxes_in_layer_xyxy=layer_boxes,
             model=model,
-            options={"crop_size": crop_size},
+            options={"crop_size": crop_size, **({"min_score": min_score} if min_score > 0 else {})},
+            prompt_ids=fids,  # the results' prompt_id is the box feature's id, as with rossam-geo segment
         )
         feedback.pushInfo(f"segmenting {len(boxes)} box(es) with engine {engine!r}")
         try:
-            collection, pixel_frame = run_segment_request(
+            reply = run_segment_request(
                 self._client(),
                 request,
                 on_progress=lambda done, total: feedback.setProgress(
@@ -212,11 +230,11 @@ class SegmentBoxesAlgorithm(QgsProcessingAlgorithm):
                 return {self.OUTPUT: dest_id}
             raise QgsProcessingException(backend_error_text(exc.message, exc.code, engine)) from None
         features = to_features(
-            collection,
+            reply.collection,
             fields,
-            source_crs=result_crs(collection, raster.crs()),
+            source_crs=result_crs(reply.collection, raster.crs()),
             target_crs=raster.crs(),
-            pixel_frame=pixel_frame,
+            pixel_frame=reply.pixel_frame,
             include_empty=True,
             extra=[{"box_fid": fid, "class": cls} for fid, cls in zip(fids, classes, strict=True)],
         )
@@ -225,6 +243,8 @@ class SegmentBoxesAlgorithm(QgsProcessingAlgorithm):
                 break
             sink.addFeature(feature, QgsFeatureSink.FastInsert)
             status = feature["status"]
-            if status != "ok":
+            if status == "low_score":
+                feedback.pushInfo(f"box {feature['box_fid']}: {feature['reason']}")
+            elif status != "ok":
                 feedback.pushWarning(f"box {feature['box_fid']}: {status}: {feature['reason']}")
         return {self.OUTPUT: dest_id}
