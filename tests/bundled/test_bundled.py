@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 import socket
+from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
@@ -62,7 +63,7 @@ def test_missing_bundle_explains(monkeypatch):
     monkeypatch.setattr(compact, "bundled_weights_path", lambda: None)
     with pytest.raises(WeightsError, match=r"needs trained ROS-SAM weights: none are published"):
         build_rossam_engine(device="cpu")
-    with pytest.raises(WeightsError, match=r"rossam-compact-v3 is missing from this installation"):
+    with pytest.raises(WeightsError, match=r"rossam-compact-v3\.1 is missing from this installation"):
         compact.load_bundled()
 
 
@@ -84,7 +85,7 @@ def test_one_box_predicts_at_the_compact_input_size(one_thread):
     images = rng.integers(0, 255, (1, size, size, 3), dtype=np.uint8)
     boxes = np.array([[30.0, 40.0, 90.0, 80.0]])
     pred = engine.predict(images, boxes)
-    assert engine.model_name == "rossam-compact-v3"
+    assert engine.model_name == "rossam-compact-v3.1"
     assert pred.mask_logits.shape == (1, size, size)
     assert np.isfinite(pred.mask_logits).all() and np.isfinite(pred.scores).all()
 
@@ -119,3 +120,35 @@ def test_cli_segments_with_the_bundled_model_by_default(airfield, offline, tmp_p
     # Airplanes fill a small part of their boxes: the model's masks must beat the boxes clearly.
     assert np.mean(model_ious) > np.mean(box_ious) + 0.15
     assert np.mean(model_ious) > 0.6
+
+
+def test_the_bundled_model_scores_background_boxes_below_object_boxes_of_the_sample_scene(one_thread):
+    """Its IoU head is trained: object boxes of examples/airfield.tif score higher than boxes over ground."""
+    import rasterio
+
+    from rossam_geo.api import Segmenter
+    from rossam_geo.evaluate.background import boxes_occupancy, sample_background_boxes
+
+    examples = Path(__file__).resolve().parents[2] / "examples"
+    with rasterio.open(examples / "airfield.tif") as src:
+        inverse, crs, height, width = ~src.transform, src.crs, src.height, src.width
+    prompts = gpd.read_file(examples / "airfield_boxes.geojson").to_crs(crs)
+    corners = [
+        (inverse * (x0, y0), inverse * (x1, y1)) for x0, y0, x1, y1 in prompts.geometry.bounds.to_numpy()
+    ]
+    objects = np.array(
+        [[min(a[0], b[0]), min(a[1], b[1]), max(a[0], b[0]), max(a[1], b[1])] for a, b in corners]
+    )
+    background = sample_background_boxes(
+        boxes_occupancy(objects, height, width), objects[:, 2:] - objects[:, :2], 3 * len(objects),
+        np.random.default_rng(0),
+    )  # fmt: skip
+    segmenter = Segmenter("rossam", device="cpu")
+    object_scores = segmenter.segment(examples / "airfield.tif", objects, pixel=True)["score"].to_numpy()
+    background_scores = segmenter.segment(examples / "airfield.tif", background, pixel=True)[
+        "score"
+    ].to_numpy()
+    assert len(background_scores) >= 2 * len(object_scores)
+    for scores in (object_scores, background_scores):
+        assert ((scores >= 0) & (scores <= 1)).all()
+    assert background_scores.mean() < object_scores.mean() - 0.2
