@@ -21,7 +21,7 @@ from rossam_geo.io.documents import read_json
 from rossam_geo.io.layers import layer_names
 
 if TYPE_CHECKING:
-    from rossam_geo.segmentation.points import PromptPoints
+    from rossam_geo.io.prompt_points import PromptPoints
 
 __all__ = [
     "CLASS_FIELD_CANDIDATES",
@@ -59,7 +59,7 @@ class PromptSet:
         source: the path the boxes were read from.
         layer: the layer of a vector file they were read from (None for CSV, COCO and values).
         points: clicks that refine the boxes, aligned with them (None: none; see
-            :mod:`rossam_geo.segmentation.points`).
+            :mod:`rossam_geo.io.prompt_points`).
     """
 
     ids: list[str | int]

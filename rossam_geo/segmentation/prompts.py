@@ -128,14 +128,15 @@ def prompt_fingerprint(prompts: PromptSet) -> str:
     The same prompt file read the same way always gives the same fingerprint; any change of an id, a box,
     the number of prompts or their clicks (when there are any) gives another.
     """
-    from rossam_geo.segmentation.points import points_fingerprint_items
-
     boxes = np.asarray(prompts.boxes_xyxy, dtype=np.float64).reshape(-1, 4)
     items = [
         [prompt_key(i), [None if not np.isfinite(v) else float(v) for v in box]]
         for i, box in zip(prompts.ids, boxes, strict=True)
     ]
-    text = json.dumps(items, separators=(",", ":")) + points_fingerprint_items(prompts)
+    points = getattr(prompts, "points", None)
+    text = json.dumps(items, separators=(",", ":")) + (
+        points.fingerprint_text() if points is not None else ""
+    )
     digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
     return f"sha256:{digest}"
 

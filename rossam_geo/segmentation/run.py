@@ -21,6 +21,7 @@ from rossam_geo.errors import CancelledError, CRSOptionError, OptionError
 from rossam_geo.pipeline.timing import StageTimes
 from rossam_geo.segmentation.features import FeatureFrameBuilder
 from rossam_geo.segmentation.options import SegmentOptions
+from rossam_geo.segmentation.points import points_in_pixels
 from rossam_geo.validate import shorten
 
 if TYPE_CHECKING:
@@ -215,7 +216,7 @@ def segment_scene(
     info = reader.info
     check_scene(reader, options)
     boxes_px = boxes_in_pixels(prompts, info)
-    points_px = prompts.points.in_pixels(info) if prompts.points is not None else None
+    points_px = points_in_pixels(prompts.points, info) if prompts.points is not None else None
     created = created or datetime.now(timezone.utc).isoformat(timespec="seconds")
     frame = FeatureFrameBuilder(
         prompts,
