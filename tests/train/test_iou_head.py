@@ -31,8 +31,8 @@ def _score_iou_spearman(model, batch) -> float | None:
 def test_iou_loss_makes_the_score_rank_masks(tmp_path):
     """With untrained IoU heads (re-initialised on the bundled network), on 24 inference-like crops of
     generated scenes the score ranks the masks at chance. 100 steps of the IoU loss on those crops, heads
-    only (the masks stay as they are), make the ranking clearly positive. (With weight 0 the heads get no gradient at all:
-    tests/synth/test_recipe.py.)"""
+    only (the masks stay as they are), make the ranking clearly positive. (With weight 0 the heads get no
+    gradient at all: tests/synth/test_recipe.py.)"""
     torch.set_num_threads(1)
     data = write_coco_dataset(tmp_path / "scenes", 12, seed=3, size_px=96)
     source = CocoInstances(data)
