@@ -302,9 +302,6 @@ class SamFamilyEngine:
         height, width = windows.shape[1:3]
         boxes_model = boxes * np.array([cols / width, rows / height, cols / width, rows / height])
         clicks = check_point_arrays(points_px_xy, point_labels, windows.shape[0])
-        points_model = (
-            np.zeros((0, 0, 2)) if clicks is None else clicks[0] * np.array([cols / width, rows / height])
-        )
         masks_parts: list[np.ndarray] = []
         score_parts: list[np.ndarray] = []
         per_pass = max(1, self.max_batch)
@@ -314,7 +311,7 @@ class SamFamilyEngine:
                 part = slice(start, start + count)
                 arrays = [windows[part], boxes_model[part]]
                 if clicks is not None:
-                    arrays += [points_model[part], clicks[1][part]]
+                    arrays += [clicks[0][part] * np.array([cols / width, rows / height]), clicks[1][part]]
                 arrays, runners = self._pass_inputs(per_pass, arrays)
                 images = windows_to_model_input(self._to_device(arrays[0]), (rows, cols), size)
                 embeddings, interm = self.model.encode(images, runners)

@@ -155,15 +155,19 @@ class SdpaAttention(Attention):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Attend over a (B, H, W, dim) token grid; returns (B, H, W, dim)."""
         batch, height, width, _ = x.shape
-        tokens = height * width
-        qkv = self.qkv(x).reshape(batch, tokens, 3, self.num_heads, -1).permute(2, 0, 3, 1, 4)
+        qkv = self.qkv(x).reshape(batch, height * width, 3, self.num_heads, -1).permute(2, 0, 3, 1, 4)
         q, k, v = qkv.unbind(0)  # each (B, heads, N, C)
+        out = self._attend(q, k, v, (height, width))
+        return self.proj(out.transpose(1, 2).reshape(batch, height, width, -1))
+
+    def _attend(
+        self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, size_hw: tuple[int, int]
+    ) -> torch.Tensor:
+        """(B, heads, N, C) attention output; the relative-position bias as an additive mask."""
         bias = None
         if self.use_rel_pos:
-            bias = decomposed_rel_pos_bias(q, self.rel_pos_h, self.rel_pos_w, (height, width))
-        out = F.scaled_dot_product_attention(q, k, v, attn_mask=bias, scale=self.scale)
-        out = out.transpose(1, 2).reshape(batch, height, width, -1)
-        return self.proj(out)
+            bias = decomposed_rel_pos_bias(q, self.rel_pos_h, self.rel_pos_w, size_hw)
+        return F.scaled_dot_product_attention(q, k, v, attn_mask=bias, scale=self.scale)
 
 
 class FoldedAttention(SdpaAttention):
@@ -174,17 +178,12 @@ class FoldedAttention(SdpaAttention):
     with :func:`set_attention`.
     """
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Attend over a (B, H, W, dim) token grid; returns (B, H, W, dim)."""
-        batch, height, width, _ = x.shape
-        tokens = height * width
-        if not self.use_rel_pos or tokens < FOLD_MIN_TOKENS:
-            return super().forward(x)
-        qkv = self.qkv(x).reshape(batch, tokens, 3, self.num_heads, -1).permute(2, 0, 3, 1, 4)
-        q, k, v = qkv.unbind(0)  # each (B, heads, N, C)
-        out = folded_rel_pos_attention(q, k, v, self.rel_pos_h, self.rel_pos_w, (height, width), self.scale)
-        out = out.transpose(1, 2).reshape(batch, height, width, -1)
-        return self.proj(out)
+    def _attend(
+        self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, size_hw: tuple[int, int]
+    ) -> torch.Tensor:
+        if not self.use_rel_pos or size_hw[0] * size_hw[1] < FOLD_MIN_TOKENS:
+            return super()._attend(q, k, v, size_hw)
+        return folded_rel_pos_attention(q, k, v, self.rel_pos_h, self.rel_pos_w, size_hw, self.scale)
 
 
 _KIND_CLASSES: dict[str, type[Attention]] = {

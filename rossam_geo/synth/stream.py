@@ -9,9 +9,8 @@ validation scene, seeded with two numbers) share a scene.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -161,10 +160,3 @@ def worker_ignores_stop_signals(worker_id: int) -> None:
 
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-
-
-def default_rasters(rasters_dir: Path | None, names: Sequence[str]) -> tuple[str, ...]:
-    """The named rasters that exist in ``rasters_dir`` (none when the folder is None or absent)."""
-    if rasters_dir is None or not rasters_dir.is_dir():
-        return ()
-    return tuple(str(rasters_dir / n) for n in names if (rasters_dir / n).is_file())
