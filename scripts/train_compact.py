@@ -21,7 +21,6 @@ import os
 import platform
 import shutil
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -70,6 +69,7 @@ def main() -> None:
     parser.add_argument("--install", action="store_true", help="copy the result into rossam_geo/data/")
     args = parser.parse_args()
 
+    from rossam_geo.io.atomic import atomic_path
     from rossam_geo.model.compact import COMPACT_MODEL_NAME
     from rossam_geo.synth import write_coco_dataset
     from rossam_geo.synth.recipe import CompactTrainSettings, train_compact
@@ -129,10 +129,8 @@ def main() -> None:
         target = REPO / "rossam_geo" / "data"
         target.mkdir(exist_ok=True)
         for src in (weights, card_path):
-            fd, tmp = tempfile.mkstemp(dir=target, prefix=f".{src.name}.", suffix=".tmp")
-            os.close(fd)
-            shutil.copyfile(src, tmp)
-            os.replace(tmp, target / src.name)
+            with atomic_path(target / src.name) as tmp:  # a normal file's mode, not a temporary file's 0600
+                shutil.copyfile(src, tmp)
         print(f"installed into {target}", flush=True)
 
 
