@@ -15,13 +15,15 @@ import numpy as np
 
 from rossam_geo.engines.base import EnginePrediction, WindowPrediction, check_point_arrays
 from rossam_geo.engines.device import resolve_device
-from rossam_geo.engines.tta import augment, augment_points, merge, symmetries
+from rossam_geo.engines.tta import augment, augment_points, merge, symmetries, unaugment
 from rossam_geo.errors import InputError
+from rossam_geo.model.score_quality import FEATURE_NAMES, quality_features
 
 if TYPE_CHECKING:
     import torch
 
     from rossam_geo.model.rossam import RosSam
+    from rossam_geo.model.score_quality import ScoreCalibration
 
 #: Objects per predict call when no batch size is given, by device type (CUDA: from free memory).
 DEFAULT_MAX_BATCH: dict[str, int] = {"cuda": 8, "mps": 2, "cpu": 1}
@@ -47,6 +49,9 @@ class SamFamilyEngine:
         prefetch_batches: batches the segment pipeline prepares ahead on a CPU thread (0: none).
         takes_windows: whether the pipeline should call :meth:`predict_windows` with raster windows (the
             resampling then runs on the device) instead of :meth:`predict` with model inputs.
+        score_calibration: the weights' map from mask quality features to the reported score, when they
+            carry one for this tta mode (:mod:`rossam_geo.model.score_quality`); None: the score is the IoU
+            head's output, clamped to [0, 1].
     """
 
     def __init__(
@@ -134,6 +139,8 @@ class SamFamilyEngine:
         self._runners = compiled_blocks(self.model) if self.compiled else None
         auto_windows = on_cuda and len(self._symmetries) == 1
         self.takes_windows = bool(device_resample) if device_resample != "auto" else auto_windows
+        calibration = model.score_calibration
+        self.score_calibration = calibration if calibration is not None and calibration.covers(tta) else None
         if self.takes_windows and len(self._symmetries) > 1:
             raise InputError("device_resample does not combine with test-time augmentation; use tta='none'")
 
@@ -201,11 +208,38 @@ class SamFamilyEngine:
                 test-time augmentation they are transformed with the box.
 
         Returns:
-            (B, S, S) float32 mask logits and (B,) float32 predicted IoU, clamped to [0, 1].
+            (B, S, S) float32 mask logits and (B,) float32 scores in [0, 1]: the calibrated predicted IoU
+            where the weights carry a calibration for this tta mode (:attr:`score_calibration`), else the
+            IoU head's output, clamped.
 
         Raises:
             InputError: wrong shapes or dtype.
         """
+        prediction, _ = self._predict(
+            images_rgb_u8, boxes_px_xyxy, points_px_xy, point_labels, self.score_calibration is not None
+        )
+        return prediction
+
+    def predict_quality(
+        self,
+        images_rgb_u8: np.ndarray,
+        boxes_px_xyxy: np.ndarray,
+        points_px_xy: np.ndarray | None = None,
+        point_labels: np.ndarray | None = None,
+    ) -> tuple[EnginePrediction, np.ndarray]:
+        """:meth:`predict`, with the (B, F) quality features of each mask, from which score calibrations
+        are fitted (:func:`rossam_geo.model.score_quality.quality_features`)."""
+        prediction, features = self._predict(images_rgb_u8, boxes_px_xyxy, points_px_xy, point_labels, True)
+        return prediction, np.concatenate(features) if features else np.zeros((0, len(FEATURE_NAMES)))
+
+    def _predict(
+        self,
+        images_rgb_u8: np.ndarray,
+        boxes_px_xyxy: np.ndarray,
+        points_px_xy: np.ndarray | None,
+        point_labels: np.ndarray | None,
+        with_quality: bool,
+    ) -> tuple[EnginePrediction, list[np.ndarray]]:
         import torch
 
         images = np.asarray(images_rgb_u8)
@@ -219,6 +253,7 @@ class SamFamilyEngine:
         clicks = check_point_arrays(points_px_xy, point_labels, images.shape[0])
         logits_parts: list[np.ndarray] = []
         score_parts: list[np.ndarray] = []
+        feature_parts: list[np.ndarray] = []
         variants = self._symmetries
         # Objects per forward pass; with test-time augmentation an object's variants share its pass.
         per_pass = max(1, self.max_batch // len(variants))
@@ -245,18 +280,46 @@ class SamFamilyEngine:
                     .cpu()
                     .numpy()
                 )
-                chunk_logits, chunk_scores = merge(
-                    packed[:, :-1].reshape(-1, logits.shape[-2], side), packed[:, -1], variants
-                )
+                variant_logits = packed[:, :-1].reshape(-1, logits.shape[-2], side)
+                chunk_logits, chunk_scores = merge(variant_logits, packed[:, -1], variants)
+                if with_quality:
+                    features = quality_features(
+                        unaugment(variant_logits, variants),
+                        packed[:, -1].reshape(len(variants), count),
+                        chunk_logits,
+                        boxes[part],
+                    )
+                    feature_parts.append(features)
+                    if self.score_calibration is not None:
+                        chunk_scores = self.score_calibration.apply(features, self.tta)
                 logits_parts.append(chunk_logits)
                 score_parts.append(chunk_scores)
         if not logits_parts:
             side = int(size or 0)
-            return EnginePrediction(np.zeros((0, side, side), np.float32), np.zeros(0, np.float32))
-        return EnginePrediction(
+            empty = EnginePrediction(np.zeros((0, side, side), np.float32), np.zeros(0, np.float32))
+            return empty, feature_parts
+        prediction = EnginePrediction(
             mask_logits=np.concatenate(logits_parts).astype(np.float32, copy=False),
             scores=np.clip(np.concatenate(score_parts), 0.0, 1.0).astype(np.float32, copy=False),
         )
+        return prediction, feature_parts
+
+    def _calibrated(
+        self,
+        calibration: ScoreCalibration,
+        logits_low: torch.Tensor,
+        head: np.ndarray,
+        boxes_model: np.ndarray,
+    ) -> np.ndarray:
+        """Calibrated scores of masks decoded without test-time augmentation, from the (B, 1, s, s)
+        low-resolution logits brought to the model input's resolution as :meth:`RosSam.predict` does."""
+        import torch.nn.functional as F
+
+        size = int(self.input_size_px or 0)
+        logits = F.interpolate(logits_low.float(), (size, size), mode="bilinear", align_corners=False)
+        merged = logits[:, 0].cpu().numpy()
+        features = quality_features(merged[None], head[None], merged, boxes_model)
+        return calibration.apply(features, self.tta)
 
     def predict_windows(
         self,
@@ -280,7 +343,7 @@ class SamFamilyEngine:
                 to the model input with the boxes.
 
         Returns:
-            (B, h, w) bool masks and (B,) float32 predicted IoU, clamped to [0, 1].
+            (B, h, w) bool masks and (B,) float32 scores in [0, 1], as :meth:`predict` gives them.
 
         Raises:
             InputError: wrong shapes or dtype, or test-time augmentation is on.
@@ -324,7 +387,10 @@ class SamFamilyEngine:
                 )
                 masks = logits_to_window_masks(low[:count], (rows, cols), (height, width), size)
                 masks_parts.append(masks.cpu().numpy().astype(bool))
-                score_parts.append(scores[:count].float().cpu().numpy())
+                head = scores[:count].float().cpu().numpy()
+                if self.score_calibration is not None:
+                    head = self._calibrated(self.score_calibration, low[:count], head, arrays[1][:count])
+                score_parts.append(head)
         if not masks_parts:
             return WindowPrediction(np.zeros((0, height, width), bool), np.zeros(0, np.float32))
         return WindowPrediction(

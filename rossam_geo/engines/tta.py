@@ -123,6 +123,12 @@ def merge(
     if variants == (Symmetry(),):
         return logits, scores
     n = len(logits) // len(variants)
+    return unaugment(logits, variants).mean(axis=0), scores.reshape(len(variants), n).mean(axis=0)
+
+
+def unaugment(logits: np.ndarray, variants: tuple[Symmetry, ...]) -> np.ndarray:
+    """Map the (T * N, S, S) logits of :func:`augment`'s inputs back: (T, N, S, S), each variant in the
+    original frame (views where possible)."""
+    n = len(logits) // len(variants)
     per_variant = logits.reshape(len(variants), n, *logits.shape[1:])
-    merged = np.mean([v.invert_logits(x) for v, x in zip(variants, per_variant, strict=True)], axis=0)
-    return merged, scores.reshape(len(variants), n).mean(axis=0)
+    return np.stack([v.invert_logits(x) for v, x in zip(variants, per_variant, strict=True)])

@@ -18,6 +18,7 @@ from rossam_geo.model.image_encoder import RosSamImageEncoder
 from rossam_geo.model.lora import LoRAQKVLinear, is_lora_parameter_name, lora_layers
 from rossam_geo.model.point_prompts import check_points, groups_by_point_count
 from rossam_geo.model.sam_decoder import decode_paired
+from rossam_geo.model.score_quality import ScoreCalibration
 
 PredictMode = Literal["hq", "sam", "sam+hq"]
 PREDICT_MODES: tuple[str, ...] = ("hq", "sam", "sam+hq")
@@ -69,6 +70,9 @@ class RosSam(nn.Module):
             "pixel_mean", torch.tensor(list(pixel_mean_rgb)).view(-1, 1, 1), persistent=False
         )
         self.register_buffer("pixel_std", torch.tensor(list(pixel_std_rgb)).view(-1, 1, 1), persistent=False)
+        #: maps the quality features of a mask to its reported score; set by the loaders from the weights'
+        #: metadata (None: the IoU head's output is the score).
+        self.score_calibration: ScoreCalibration | None = None
 
     @property
     def device(self) -> torch.device:

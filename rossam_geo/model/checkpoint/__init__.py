@@ -27,6 +27,7 @@ from rossam_geo.model.checkpoint.metadata import (
     FileFormat,
     file_format,
     read_metadata,
+    write_score_calibration,
 )
 from rossam_geo.model.checkpoint.official import (
     CheckpointInfo,
@@ -59,4 +60,5 @@ __all__ = [
     "read_metadata",
     "read_state_dict",
     "save_adapter",
+    "write_score_calibration",
 ]

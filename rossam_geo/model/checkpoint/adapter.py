@@ -103,4 +103,5 @@ def load_adapter(model: RosSam, path: str | Path) -> AdapterMetadata:
         )
     model.unmerge_lora()
     load_checked(model, state, set(model.state_dict()) - expected, str(path))
+    model.score_calibration = meta.calibration()
     return meta

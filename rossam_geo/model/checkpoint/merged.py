@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 from rossam_geo.errors import CheckpointError
@@ -15,6 +16,7 @@ from rossam_geo.model.checkpoint.metadata import (
 from rossam_geo.model.checkpoint.state import load_checked, model_state, read_state_dict
 from rossam_geo.model.lora import is_lora_parameter_name
 from rossam_geo.model.rossam import RosSam
+from rossam_geo.model.score_quality import ScoreCalibration
 
 
 def export_merged(
@@ -24,11 +26,13 @@ def export_merged(
     base_name: str = "",
     base_sha256: str = "",
     overwrite: bool = False,
+    score_calibration: ScoreCalibration | None = None,
 ) -> Path:
     """Write the whole network, LoRA folded into the qkv weights, to one safetensors file.
 
     The file loads back with :func:`load_merged` into a network without LoRA layers. ``model`` is not
-    changed.
+    changed. ``score_calibration`` is stored in the header (a calibration fitted for this network's
+    IoU head; see :mod:`rossam_geo.model.score_quality`); none is written otherwise.
 
     Raises:
         OutputExistsError: ``path`` exists and ``overwrite`` is False.
@@ -36,6 +40,8 @@ def export_merged(
     keys = [k for k in model.state_dict() if not is_lora_parameter_name(k)]
     state = model_state(model, keys, lora_folded=True)
     meta = AdapterMetadata.for_model(model, MERGED_FORMAT, base_name, base_sha256)
+    if score_calibration is not None:
+        meta = dataclasses.replace(meta, score_calibration=score_calibration.to_json())
     return write_with_metadata(state, path, meta, overwrite)
 
 
@@ -51,4 +57,5 @@ def load_merged(path: str | Path) -> RosSam:
         raise CheckpointError(f"{path} is an adapter, not a merged export; load its base, then load_adapter")
     model = build_rossam(meta.config, lora_rank=0)
     load_checked(model, read_state_dict(path), set(), str(path))
+    model.score_calibration = meta.calibration()
     return model

@@ -11,13 +11,16 @@ from typing import Literal
 import torch
 
 from rossam_geo.errors import CheckpointError, InputError
-from rossam_geo.model.checkpoint.state import read_safetensors_header, write_safetensors
+from rossam_geo.model.checkpoint.state import read_safetensors_header, read_state_dict, write_safetensors
 from rossam_geo.model.config import RosSamConfig
 from rossam_geo.model.rossam import RosSam
+from rossam_geo.model.score_quality import ScoreCalibration
 
 ADAPTER_FORMAT = "rossam-geo-adapter"
 MERGED_FORMAT = "rossam-geo-merged"
 FORMAT_VERSION = "1"
+#: header key of a model's score calibration (JSON), absent when it has none.
+SCORE_CALIBRATION_KEY = "score_calibration"
 
 FileFormat = Literal["official", "adapter", "merged", "reference"]
 
@@ -37,6 +40,8 @@ class AdapterMetadata:
             merged export.
         base_sha256: lowercase hex SHA-256 of the base file; empty when unknown.
         package_version: rossam_geo version that wrote the file.
+        score_calibration: the model's score calibration as JSON
+            (:meth:`rossam_geo.model.score_quality.ScoreCalibration.to_json`); empty when it has none.
     """
 
     format: str
@@ -48,6 +53,7 @@ class AdapterMetadata:
     base_name: str
     base_sha256: str
     package_version: str
+    score_calibration: str = ""
 
     @classmethod
     def for_model(cls, model: RosSam, file_format: str, base_name: str, base_sha256: str) -> AdapterMetadata:
@@ -68,7 +74,7 @@ class AdapterMetadata:
 
     def to_header(self) -> dict[str, str]:
         """String-to-string metadata for the safetensors header."""
-        return {
+        header = {
             "format": self.format,
             "format_version": self.format_version,
             "arch": self.arch,
@@ -79,6 +85,17 @@ class AdapterMetadata:
             "base_sha256": self.base_sha256,
             "package_version": self.package_version,
         }
+        if self.score_calibration:
+            header[SCORE_CALIBRATION_KEY] = self.score_calibration
+        return header
+
+    def calibration(self) -> ScoreCalibration | None:
+        """The score calibration stored in the header, or None.
+
+        Raises:
+            CheckpointError: it is damaged.
+        """
+        return ScoreCalibration.from_json(self.score_calibration) if self.score_calibration else None
 
     @classmethod
     def from_header(cls, header: Mapping[str, str], source: str = "file") -> AdapterMetadata:
@@ -111,6 +128,7 @@ class AdapterMetadata:
                 base_name=header.get("base_name", ""),
                 base_sha256=header.get("base_sha256", ""),
                 package_version=header.get("package_version", ""),
+                score_calibration=header.get(SCORE_CALIBRATION_KEY, ""),
             )
         except (KeyError, ValueError, InputError) as exc:
             raise CheckpointError(f"{source} has a damaged metadata header: {exc}") from None
@@ -137,6 +155,24 @@ def write_with_metadata(
         OutputExistsError: ``path`` exists and ``overwrite`` is False.
     """
     return write_safetensors(state, Path(path), meta.to_header(), overwrite)
+
+
+def write_score_calibration(
+    source: str | Path, path: str | Path, calibration: ScoreCalibration | None, overwrite: bool = False
+) -> Path:
+    """Copy an adapter or merged export to ``path`` with ``calibration`` in its header (None removes it);
+    tensors and every other header field stay as they are.
+
+    Raises:
+        CheckpointError: ``source`` is not one of our files.
+        OutputExistsError: ``path`` exists and ``overwrite`` is False.
+    """
+    read_metadata(source)  # one of our files, or a one-line error
+    header = read_safetensors_header(Path(source))
+    header.pop(SCORE_CALIBRATION_KEY, None)
+    if calibration is not None:
+        header[SCORE_CALIBRATION_KEY] = calibration.to_json()
+    return write_safetensors(read_state_dict(source), Path(path), header, overwrite)
 
 
 def file_format(path: str | Path) -> FileFormat:
