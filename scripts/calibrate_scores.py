@@ -89,10 +89,11 @@ def main() -> None:
             objects = ~s.background
             head = s.features[objects, FEATURE_NAMES.index("head")]
             fitted = calibration.apply(s.features, mode)
+            background = f", background {fitted[s.background].mean():.3f}" if s.background.any() else ""
             print(
                 f"{mode}: Spearman on the fit objects, head {spearman(head, s.target_iou[objects]):.3f}, "
                 f"calibrated {spearman(fitted[objects], s.target_iou[objects]):.3f}; mean score objects "
-                f"{fitted[objects].mean():.3f}, background {fitted[s.background].mean():.3f}"
+                f"{fitted[objects].mean():.3f}{background}"
             )
             print(f"  bias {calibration.bias[mode]:+.4f}, weights {calibration.weights[mode]}")
         out = write_score_calibration(source, args.out, calibration, overwrite=args.overwrite)

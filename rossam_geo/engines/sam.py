@@ -85,7 +85,7 @@ def build_rossam_engine(
         weights: an adapter ``.safetensors`` (its base is found from its metadata through the weights manager
             and checked against the recorded SHA-256), a merged export, or a reference-code folder. None
             (with no ``config`` or ``model``): the compact model bundled with the package,
-            ``rossam-compact-v3.1`` (128 px input; use trained vit_l weights for the best quality).
+            ``rossam-compact-v3.2`` (128 px input; use trained vit_l weights for the best quality).
         device: ``"auto"``, ``"cpu"``, ``"cuda"`` or ``"mps"``.
         batch_size: objects per forward pass, or ``"auto"`` (default: from free memory on CUDA, 1 on the
             CPU).

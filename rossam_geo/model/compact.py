@@ -1,5 +1,5 @@
-"""The compact ROS-SAM configuration that ships with the package (``rossam-compact-v3.1``: v3 with a trained
-IoU head).
+"""The compact ROS-SAM configuration that ships with the package (``rossam-compact-v3.2``: v3 with a trained
+IoU head and a score calibration).
 
 Same parts as ROS-SAM (ViT image encoder with windowed and global attention, SAM's prompt encoder, SAM's
 mask decoder and the HQ decoder fusing the first global block's features) at a size that trains from
@@ -40,7 +40,7 @@ if TYPE_CHECKING:
     from rossam_geo.model.rossam import RosSam
 
 #: Name of the bundled model, recorded in every output feature.
-COMPACT_MODEL_NAME = "rossam-compact-v3.1"
+COMPACT_MODEL_NAME = "rossam-compact-v3.2"
 
 COMPACT_CONFIG = RosSamConfig(
     name="compact",

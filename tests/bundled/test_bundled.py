@@ -63,7 +63,7 @@ def test_missing_bundle_explains(monkeypatch):
     monkeypatch.setattr(compact, "bundled_weights_path", lambda: None)
     with pytest.raises(WeightsError, match=r"needs trained ROS-SAM weights: none are published"):
         build_rossam_engine(device="cpu")
-    with pytest.raises(WeightsError, match=r"rossam-compact-v3\.1 is missing from this installation"):
+    with pytest.raises(WeightsError, match=r"rossam-compact-v3\.2 is missing from this installation"):
         compact.load_bundled()
 
 
@@ -85,9 +85,27 @@ def test_one_box_predicts_at_the_compact_input_size(one_thread):
     images = rng.integers(0, 255, (1, size, size, 3), dtype=np.uint8)
     boxes = np.array([[30.0, 40.0, 90.0, 80.0]])
     pred = engine.predict(images, boxes)
-    assert engine.model_name == "rossam-compact-v3.1"
+    assert engine.model_name == "rossam-compact-v3.2"
     assert pred.mask_logits.shape == (1, size, size)
     assert np.isfinite(pred.mask_logits).all() and np.isfinite(pred.scores).all()
+
+
+def test_the_bundled_model_reports_calibrated_scores_in_every_tta_mode(one_thread):
+    """Its weights carry a score calibration for none, flips and d8, and the engine applies it."""
+    from rossam_geo.model.score_quality import FEATURE_NAMES
+
+    rng = np.random.default_rng(1)
+    for tta in ("none", "flips", "d8"):
+        engine = build_rossam_engine(device="cpu", tta=tta)
+        calibration = engine.score_calibration
+        assert calibration is not None and calibration.covers(tta)
+        size = engine.input_size_px
+        images = rng.integers(0, 255, (2, size, size, 3), dtype=np.uint8)
+        boxes = np.array([[30.0, 40.0, 90.0, 80.0], [10.0, 10.0, 50.0, 70.0]])
+        prediction, features = engine.predict_quality(images, boxes)
+        assert features.shape == (2, len(FEATURE_NAMES))
+        assert prediction.scores == pytest.approx(calibration.apply(features, tta), abs=1e-6)
+        assert engine.predict(images, boxes).scores == pytest.approx(prediction.scores, abs=1e-6)
 
 
 def _iou(a: np.ndarray, b: np.ndarray) -> float:

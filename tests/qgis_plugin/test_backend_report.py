@@ -18,7 +18,7 @@ ENVIRONMENT = {
     "cache_dir": "/c",
     "engines": [
         {"name": "box", "needs": "nothing", "default_weights": None, "ready": True},
-        {"name": "rossam", "needs": "bundled", "default_weights": "rossam-compact-v3.1", "ready": True},
+        {"name": "rossam", "needs": "bundled", "default_weights": "rossam-compact-v3.2", "ready": True},
         {"name": "hq-sam", "needs": "registry", "default_weights": "sam_hq_vit_b", "ready": False},
         {"name": "sam", "needs": "registry", "default_weights": "sam_vit_b", "ready": True},
     ],
@@ -66,7 +66,7 @@ def test_summary_names_versions_and_devices():
 def test_a_line_per_engine_says_what_it_needs():
     assert engine_lines(VERSION, ENVIRONMENT) == [
         "box: ready, needs no weights",
-        "rossam: ready, bundled model rossam-compact-v3.1",
+        "rossam: ready, bundled model rossam-compact-v3.2",
         'hq-sam: needs weights: set "Weights" to a checkpoint file, or download the default sam_hq_vit_b '
         "with: rossam-geo weights fetch sam_hq_vit_b",
         'sam: ready, default weights sam_vit_b are downloaded (or set "Weights")',
