@@ -12,6 +12,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from rossam_geo.model.rossam import upsample_logits
+
 
 def windows_to_model_input(
     windows_rgb_u8: torch.Tensor, model_hw: tuple[int, int], size_px: int
@@ -52,7 +54,7 @@ def logits_to_window_masks(
     Returns:
         (B, h, w) uint8 masks (1: object).
     """
-    logits = F.interpolate(low_res_logits.float(), (size_px, size_px), mode="bilinear", align_corners=False)
+    logits = upsample_logits(low_res_logits, size_px)
     rows, cols = model_hw
     logits = logits[:, :, :rows, :cols]
     if (rows, cols) != tuple(window_hw):

@@ -313,11 +313,9 @@ class SamFamilyEngine:
     ) -> np.ndarray:
         """Calibrated scores of masks decoded without test-time augmentation, from the (B, 1, s, s)
         low-resolution logits brought to the model input's resolution as :meth:`RosSam.predict` does."""
-        import torch.nn.functional as F
+        from rossam_geo.model.rossam import upsample_logits
 
-        size = int(self.input_size_px or 0)
-        logits = F.interpolate(logits_low.float(), (size, size), mode="bilinear", align_corners=False)
-        merged = logits[:, 0].cpu().numpy()
+        merged = upsample_logits(logits_low, int(self.input_size_px or 0))[:, 0].cpu().numpy()
         features = quality_features(merged[None], head[None], merged, boxes_model)
         return calibration.apply(features, self.tta)
 

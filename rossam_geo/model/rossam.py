@@ -28,6 +28,12 @@ DecoderChoice = Literal["both", "sam", "hq"]
 PARAMETER_GROUPS: tuple[str, ...] = ("lora", "last_block", "sam_decoder", "hq_decoder")
 
 
+def upsample_logits(logits_low: torch.Tensor, size_px: int) -> torch.Tensor:
+    """(B, 1, s, s) decoder logits -> (B, 1, S, S) float32 logits at the S px model input (bilinear,
+    half-pixel centres): the resolution inference thresholds and measures masks at."""
+    return F.interpolate(logits_low.float(), (size_px, size_px), mode="bilinear", align_corners=False)
+
+
 class RosSam(nn.Module):
     """ROS-SAM: box-prompted segmentation with a LoRA-adapted SAM and two mask decoders.
 
@@ -298,9 +304,7 @@ class RosSam(nn.Module):
             )
         embeddings, interm = self.encode(images.permute(0, 3, 1, 2), runners)
         logits_low, scores = self.decode_boxes(embeddings, interm, boxes, mode, points_px_xy, point_labels)
-        size = self.image_size_px
-        logits = F.interpolate(logits_low.float(), (size, size), mode="bilinear", align_corners=False)
-        return logits[:, 0], scores
+        return upsample_logits(logits_low, self.image_size_px)[:, 0], scores
 
     def encode(
         self,

@@ -140,10 +140,19 @@ def read_metadata(path: str | Path) -> AdapterMetadata:
     Raises:
         CheckpointError: missing file or not one of our files.
     """
+    return AdapterMetadata.from_header(_existing_header(path), str(path))
+
+
+def _existing_header(path: str | Path) -> dict[str, str]:
+    """The safetensors header of an existing file.
+
+    Raises:
+        CheckpointError: missing file or not a readable safetensors file.
+    """
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"{path} does not exist or is not a file")
-    return AdapterMetadata.from_header(read_safetensors_header(path), str(path))
+    return read_safetensors_header(path)
 
 
 def write_with_metadata(
@@ -167,8 +176,8 @@ def write_score_calibration(
         CheckpointError: ``source`` is not one of our files.
         OutputExistsError: ``path`` exists and ``overwrite`` is False.
     """
-    read_metadata(source)  # one of our files, or a one-line error
-    header = read_safetensors_header(Path(source))
+    header = _existing_header(source)
+    AdapterMetadata.from_header(header, str(source))  # one of our files, or a one-line error
     header.pop(SCORE_CALIBRATION_KEY, None)
     if calibration is not None:
         header[SCORE_CALIBRATION_KEY] = calibration.to_json()
