@@ -8,6 +8,7 @@ from typing import Any
 import click
 
 from rossam_geo.cli.errors import user_errors
+from rossam_geo.cli.options import tta_option
 from rossam_geo.engines import weight_free_engines
 
 
@@ -72,6 +73,7 @@ def _echo_progress(engine: str, image: str, done: int, total: int) -> None:
     "--weights", multiple=True, help="Weights for model engines: PATH, or ENGINE=PATH (repeatable)."
 )
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:N or mps.")
+@tta_option("Dataset mode, SAM-family engines")
 @click.option("--max-objects", type=click.IntRange(min=1), help="Dataset mode: only the first N annotations.")
 @click.option(
     "--background-boxes",
@@ -117,6 +119,7 @@ def evaluate(
     engines: str,
     weights: tuple[str, ...],
     device: str,
+    tta: str,
     max_objects: int | None,
     background_boxes: int,
     out_dir: Path,
@@ -153,6 +156,7 @@ def evaluate(
                 engines,
                 weights,
                 device,
+                tta,
                 max_objects,
                 background_boxes,
                 out_dir,
@@ -166,6 +170,8 @@ def evaluate(
             check_writable_folder(out_dir, option="--out-dir")
             if background_boxes:
                 raise click.UsageError("--background-boxes needs --dataset DIR (an engine to prompt)")
+            if tta != "auto":
+                raise click.UsageError("--tta needs --dataset DIR (an engine to run)")
             _run_files(
                 pred,
                 gt,
@@ -225,6 +231,7 @@ def _run_dataset(
     engines_text: str,
     weights_values: tuple[str, ...],
     device: str,
+    tta: str,
     max_objects: int | None,
     background_boxes: int,
     out_dir: Path,
@@ -232,11 +239,18 @@ def _run_dataset(
     overwrite: bool,
     quiet: bool,
 ) -> None:
+    from rossam_geo.engines import weighted_engines
     from rossam_geo.evaluate.dataset import evaluate_dataset
     from rossam_geo.evaluate.report import check_outputs_free, comparison_table, write_outputs
 
     engines = _parse_engines(engines_text)
     weights = parse_weights(weights_values, engines)
+    engine_options: dict[str, dict[str, Any]] = {}
+    if tta != "auto":
+        engine_options = {name: {"tta": tta} for name in engines if name in weighted_engines()}
+        if not engine_options:
+            names = ", ".join(weighted_engines())
+            raise click.UsageError(f"--tta applies to the {names} engines; --engines has none of them")
     check_outputs_free([out_dir / "evaluation.json"], overwrite)
     result = evaluate_dataset(
         dataset,
@@ -247,14 +261,21 @@ def _run_dataset(
         dilation_ratio=dilation_ratio,
         on_image=None if quiet else _echo_progress,
         background_boxes=background_boxes,
+        engine_options=engine_options,
     )
     table = comparison_table(result.report["engines"])
     drawn = result.report["background_boxes"]
     background = f", {drawn['drawn']} background boxes (seed {drawn['seed']})" if background_boxes else ""
+    augmented = [
+        f"{name} {ev.report['settings']['tta']}"
+        for name, ev in result.evaluations.items()
+        if ev.report["settings"].get("tta") is not None
+    ]
+    augmentation = f", test-time augmentation {', '.join(augmented)}" if augmented else ""
     header = (
         f"Dataset {dataset}: {result.report['n_objects']} objects in {result.report['n_images']} images"
-        f"{background}, Boundary IoU dilation ratio {dilation_ratio}. IoUs in percent, engine scores as "
-        "fractions.\n\n"
+        f"{background}{augmentation}, Boundary IoU dilation ratio {dilation_ratio}. IoUs in percent, engine "
+        "scores as fractions.\n\n"
     )
     rows = {name: ev.object_rows for name, ev in result.evaluations.items()}
     paths = write_outputs(out_dir, result.report, header + table, rows, overwrite=overwrite)

@@ -70,9 +70,21 @@ def _engine_options(func: F, *, batch_size: bool) -> F:
     return func
 
 
+def tta_option(applies_to: str) -> Callable[[F], F]:
+    """--tta: test-time augmentation of the SAM-family engines; ``applies_to`` starts its help text."""
+    return click.option(
+        "--tta",
+        type=click.Choice(["auto", "none", "flips", "d8"]),
+        default="auto",
+        show_default=True,
+        help=f"{applies_to}: test-time augmentation, logits of flipped (4 passes) or flipped and transposed "
+        "(d8, 8 passes) inputs averaged (auto: d8 for the compact model, none otherwise).",
+    )
+
+
 def speed_options(func: F) -> F:
     """--precision, --attention, --compile, --tta: inference options of the SAM-family engines."""
-    options = [
+    options: list[Callable[[F], F]] = [
         click.option(
             "--precision",
             type=click.Choice(["auto", "fp32", "bf16", "bf16-mixed", "bf16-true"]),
@@ -95,14 +107,7 @@ def speed_options(func: F) -> F:
             help="SAM-family engines: torch.compile the encoder blocks for full batches (default: on for "
             "CUDA batches; the first full batch of a run compiles, smaller passes run uncompiled).",
         ),
-        click.option(
-            "--tta",
-            type=click.Choice(["auto", "none", "flips", "d8"]),
-            default="auto",
-            show_default=True,
-            help="SAM-family engines: test-time augmentation, logits of flipped (4 passes) or flipped and "
-            "transposed (d8, 8 passes) inputs averaged (auto: d8 for the compact model, none otherwise).",
-        ),
+        tta_option("SAM-family engines"),
     ]
     for option in reversed(options):
         func = option(func)

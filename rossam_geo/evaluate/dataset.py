@@ -11,68 +11,29 @@ objects. ``max_objects`` keeps the first N annotations in file order (and the im
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 
 from rossam_geo.errors import InputError, RossamError
-from rossam_geo.evaluate.background import dataset_background_boxes
+from rossam_geo.evaluate.background import background_summary, dataset_background_boxes, segment_background
 from rossam_geo.evaluate.evaluation import Evaluation, evaluate
 from rossam_geo.evaluate.masks import CroppedMask
 from rossam_geo.evaluate.metrics import DEFAULT_DILATION_RATIO, dilation_px
+from rossam_geo.evaluate.segmenter import (
+    MaskResultLike,
+    ProgressCallback,
+    SegmenterFactory,
+    SegmenterLike,
+    default_segmenter_factory,
+    engine_tta,
+)
 from rossam_geo.evaluate.sources import GroundTruth, Prediction, Predictions, read_coco_ground_truth
 
 ANNOTATIONS_NAME = "annotations.json"
-
-
-class MaskResultLike(Protocol):
-    """What the evaluation reads from one segmentation result."""
-
-    @property
-    def mask(self) -> np.ndarray:
-        """(H, W) bool mask on the whole image."""
-        ...
-
-    @property
-    def score(self) -> float:
-        """The engine's confidence."""
-        ...
-
-    @property
-    def status(self) -> str:
-        """``ok``, ``skipped`` or ``failed``."""
-        ...
-
-    @property
-    def reason(self) -> str:
-        """Why the status is not ``ok``."""
-        ...
-
-
-class SegmenterLike(Protocol):
-    """What the evaluation asks of a segmenter."""
-
-    def segment_array(self, image: np.ndarray, boxes_px_xyxy: np.ndarray) -> Sequence[MaskResultLike]:
-        """Segment one object per box in an (H, W, 3) or (H, W) uint8 image."""
-        ...
-
-
-#: Builds a segmenter from (engine name, weights path or None, device).
-SegmenterFactory = Callable[[str, str | None, str], SegmenterLike]
-
-#: Called after each image: (engine, image name, images done, images in all).
-ProgressCallback = Callable[[str, str, int, int], None]
-
-
-def default_segmenter_factory(engine: str, weights: str | None, device: str) -> SegmenterLike:
-    """Build :class:`rossam_geo.api.Segmenter` (imported here so evaluation stays light)."""
-    from rossam_geo.api import Segmenter
-
-    segmenter: SegmenterLike = Segmenter(engine=engine, weights=weights, device=device)
-    return segmenter
 
 
 @dataclass
@@ -210,7 +171,7 @@ def run_engine(
                 matched[oid] = _prediction_from_result(oid, result, grid.shape)
             bg_boxes = (background_boxes or {}).get(key)
             if bg_boxes is not None and len(bg_boxes):
-                background.extend(_segment_background(segmenter, image, bg_boxes, grid.name))
+                background.extend(segment_background(segmenter, image, bg_boxes, grid.name))
         if on_image is not None:
             on_image(engine, grid.name, done, len(by_image))
     predictions = Predictions(matched=matched, unmatched_ids=[], source=f"engine {engine}")
@@ -221,47 +182,6 @@ def run_engine(
         n_segmented=n_segmented,
         background=background,
     )
-
-
-def _segment_background(
-    segmenter: SegmenterLike, image: np.ndarray, boxes_px_xyxy: np.ndarray, image_name: str
-) -> list[dict[str, Any]]:
-    """Rows of background boxes segmented on one image; an engine failure gives rows without score."""
-    boxes = [[float(v) for v in box] for box in boxes_px_xyxy]
-    try:
-        results = list(segmenter.segment_array(image, np.asarray(boxes_px_xyxy, dtype=np.float64)))
-        if len(results) != len(boxes):
-            raise InputError(f"the engine returned {len(results)} results for {len(boxes)} boxes")
-    except Exception as exc:  # reported on the boxes; the evaluation goes on
-        reason = f"{type(exc).__name__}: {exc}"
-        failed = {"score": None, "status": "error", "reason": reason, "pred_area_px": 0}
-        return [{"image": image_name, "box_px_xyxy": b, **failed} for b in boxes]
-    return [
-        {
-            "image": image_name,
-            "box_px_xyxy": box,
-            "score": None if r.score is None else float(r.score),
-            "status": str(getattr(r, "status", "ok") or "ok"),
-            "reason": str(getattr(r, "reason", "") or ""),
-            "pred_area_px": int(np.count_nonzero(np.asarray(r.mask))),
-        }
-        for box, r in zip(boxes, results, strict=True)
-    ]
-
-
-def background_summary(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
-    """Count and mean score of background-box rows (rows without a finite score are not averaged).
-
-    Returns:
-        ``{"n_boxes", "n_scored", "mean_score", "boxes"}``.
-    """
-    scores = [float(r["score"]) for r in rows if r["score"] is not None and np.isfinite(r["score"])]
-    return {
-        "n_boxes": len(rows),
-        "n_scored": len(scores),
-        "mean_score": float(np.mean(scores)) if scores else None,
-        "boxes": [dict(r) for r in rows],
-    }
 
 
 def _prediction_from_result(oid: str, result: MaskResultLike, image_shape: tuple[int, int]) -> Prediction:
@@ -305,6 +225,7 @@ def evaluate_dataset(
     on_image: ProgressCallback | None = None,
     background_boxes: int = 0,
     background_seed: int = 0,
+    engine_options: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> DatasetEvaluation:
     """Run each engine on the dataset's ground-truth boxes and score all of them on the same objects.
 
@@ -320,6 +241,8 @@ def evaluate_dataset(
         background_boxes: also prompt this many seeded boxes over background (no ground-truth box inside),
             the same for every engine, and report their scores under each engine's ``background``.
         background_seed: seed of the background boxes.
+        engine_options: engine -> further options of the default segmenter factory, e.g.
+            ``{"rossam": {"tta": "none"}}``; recorded in each engine's ``settings``.
 
     Returns:
         The evaluations; an engine that cannot be built is recorded in ``errors`` and the others still run.
@@ -328,10 +251,15 @@ def evaluate_dataset(
         raise InputError("no engine given; pass --engines box,grabcut (comma-separated)")
     if background_boxes < 0:
         raise InputError(f"--background-boxes must be >= 0, got {background_boxes}")
+    if engine_options and segmenter_factory is not None:
+        raise InputError("engine options apply to the default segmenter factory; pass them to your factory")
+    unknown = sorted(set(engine_options or {}) - set(engines))
+    if unknown:
+        raise InputError(f"engine options given for {', '.join(unknown)}, which is not among the engines")
     dilation_px(1, 1, dilation_ratio)
     dataset = load_coco_dataset(root, max_objects)
     background = dataset_background_boxes(dataset.gt, background_boxes, background_seed)
-    factory = segmenter_factory or default_segmenter_factory
+    options = {name: dict(values) for name, values in (engine_options or {}).items()}
     weights = dict(weights or {})
     evaluations: dict[str, Evaluation] = {}
     errors: dict[str, str] = {}
@@ -339,7 +267,12 @@ def evaluate_dataset(
     for engine in engines:
         start = time.perf_counter()
         try:
-            segmenter = factory(engine, weights.get(engine), device)
+            if segmenter_factory is not None:
+                segmenter = segmenter_factory(engine, weights.get(engine), device)
+            else:
+                segmenter = default_segmenter_factory(
+                    engine, weights.get(engine), device, **options.get(engine, {})
+                )
         except RossamError as exc:
             errors[engine] = str(exc)
             engine_reports[engine] = {"error": str(exc)}
@@ -357,7 +290,13 @@ def evaluate_dataset(
             dataset.gt,
             run.predictions,
             dilation_ratio=dilation_ratio,
-            settings={"engine": engine, "weights": weights.get(engine), "device": device},
+            settings={
+                "engine": engine,
+                "weights": weights.get(engine),
+                "device": device,
+                "tta": engine_tta(segmenter),
+                **({"options": options[engine]} if engine in options else {}),
+            },
         )
         evaluation.report["timing"] = {
             "load_seconds": run.load_seconds,

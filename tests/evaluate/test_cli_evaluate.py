@@ -175,3 +175,52 @@ def test_segment_output_scored_against_polygons_over_raster(utm_raster: Path, tm
     # a 4326 box around a UTM rectangle is a hair larger than it; the box engine keeps pixel centres only
     assert [o["iou"] for o in data["objects"]] == [1.0, 1.0]
     assert data["per_class"]["ship"]["n"] == 1
+
+
+def test_dataset_mode_runs_the_tta_asked_for_and_records_it(coco_dir: Path, tmp_path: Path):
+    runs = {}
+    for tta in ("auto", "none"):
+        out = tmp_path / tta
+        args = [
+            "evaluate",
+            "--dataset",
+            str(coco_dir),
+            "--engines",
+            "box,rossam",
+            "--out-dir",
+            str(out),
+            "-q",
+        ]
+        result = CliRunner().invoke(main, [*args, "--device", "cpu", "--tta", tta])
+        assert result.exit_code == 0, result.output
+        runs[tta] = (result.output, json.loads((out / "evaluation.json").read_text())["engines"])
+    # the bundled compact model runs d8 by default; --tta none runs one pass; box has no tta
+    assert "test-time augmentation rossam d8," in runs["auto"][0]
+    assert "test-time augmentation rossam none," in runs["none"][0]
+    assert runs["auto"][1]["rossam"]["settings"]["tta"] == "d8"
+    assert runs["none"][1]["rossam"]["settings"]["tta"] == "none"
+    assert runs["none"][1]["rossam"]["settings"]["options"] == {"tta": "none"}
+    assert (
+        runs["none"][1]["box"]["settings"]["tta"] is None
+        and "options" not in runs["none"][1]["box"]["settings"]
+    )
+    ious = {tta: [o["iou"] for o in engines["rossam"]["objects"]] for tta, (_, engines) in runs.items()}
+    assert ious["auto"] != ious["none"]
+
+
+def test_tta_usage_errors(coco_dir: Path, tmp_path: Path):
+    args = [
+        "evaluate",
+        "--dataset",
+        str(coco_dir),
+        "--engines",
+        "box,grabcut",
+        "--out-dir",
+        str(tmp_path / "o"),
+    ]
+    result = CliRunner().invoke(main, [*args, "--tta", "flips"])
+    assert result.exit_code == 2 and "--tta applies to the rossam, sam, hq-sam engines" in result.output
+    assert not (tmp_path / "o" / "evaluation.json").exists()
+    files = ["evaluate", str(coco_dir / "annotations.json"), str(coco_dir / "annotations.json")]
+    usage = CliRunner().invoke(main, [*files, "--tta", "d8", "--out-dir", str(tmp_path / "x")])
+    assert usage.exit_code == 2 and "--tta needs --dataset DIR" in usage.output

@@ -192,3 +192,17 @@ def test_background_boxes_on_a_failing_image_have_no_score(coco_dir: Path):
             coco_dir, ["half"], segmenter_factory=lambda e, w, d: RecordingSegmenter()
         ).report["engines"]["half"]
     )
+
+
+def test_engine_options_reach_the_engine_and_are_checked(coco_dir: Path):
+    evaluation = evaluate_dataset(coco_dir, ["box"], device="cpu", engine_options={"box": {"batch_size": 1}})
+    assert evaluation.report["engines"]["box"]["settings"]["options"] == {"batch_size": 1}
+    with pytest.raises(InputError, match="which is not among the engines"):
+        evaluate_dataset(coco_dir, ["box"], engine_options={"rossam": {"tta": "none"}})
+    with pytest.raises(InputError, match="apply to the default segmenter factory"):
+        evaluate_dataset(
+            coco_dir,
+            ["box"],
+            engine_options={"box": {}},
+            segmenter_factory=lambda *_: None,  # type: ignore[arg-type,return-value]
+        )
