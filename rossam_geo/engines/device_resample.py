@@ -12,8 +12,6 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from rossam_geo.model.rossam import upsample_logits
-
 
 def windows_to_model_input(
     windows_rgb_u8: torch.Tensor, model_hw: tuple[int, int], size_px: int
@@ -38,25 +36,24 @@ def windows_to_model_input(
 
 
 def logits_to_window_masks(
-    low_res_logits: torch.Tensor, model_hw: tuple[int, int], window_hw: tuple[int, int], size_px: int
+    model_logits: torch.Tensor, model_hw: tuple[int, int], window_hw: tuple[int, int]
 ) -> torch.Tensor:
-    """Bring low-resolution mask logits back to the windows and threshold them on their device.
+    """Bring mask logits at the model input back to the windows and threshold them on their device.
 
-    The same steps as the host path: bilinear to the S x S model input, crop the resized window's region,
-    bilinear to the window size, logit > 0.
+    The same steps as the host path after the logits reach the model input
+    (:func:`rossam_geo.model.rossam.upsample_logits`): crop the resized window's region, bilinear to the
+    window size, logit > 0.
 
     Args:
-        low_res_logits: (B, 1, s, s) decoder logits.
+        model_logits: (B, 1, S, S) float logits at the model input.
         model_hw: (rows, cols) of the resized window in the model input.
         window_hw: (h, w) of the raster window.
-        size_px: side S of the model input.
 
     Returns:
         (B, h, w) uint8 masks (1: object).
     """
-    logits = upsample_logits(low_res_logits, size_px)
     rows, cols = model_hw
-    logits = logits[:, :, :rows, :cols]
+    logits = model_logits[:, :, :rows, :cols]
     if (rows, cols) != tuple(window_hw):
         logits = F.interpolate(logits, tuple(window_hw), mode="bilinear", align_corners=False)
     return (logits[:, 0] > 0).to(torch.uint8)

@@ -307,15 +307,14 @@ class SamFamilyEngine:
     def _calibrated(
         self,
         calibration: ScoreCalibration,
-        logits_low: torch.Tensor,
+        model_logits: torch.Tensor,
         head: np.ndarray,
         boxes_model: np.ndarray,
     ) -> np.ndarray:
-        """Calibrated scores of masks decoded without test-time augmentation, from the (B, 1, s, s)
-        low-resolution logits brought to the model input's resolution as :meth:`RosSam.predict` does."""
-        from rossam_geo.model.rossam import upsample_logits
-
-        merged = upsample_logits(logits_low, int(self.input_size_px or 0))[:, 0].cpu().numpy()
+        """Calibrated scores of masks decoded without test-time augmentation, from their (B, 1, S, S) float
+        logits at the model input (:func:`rossam_geo.model.rossam.upsample_logits`, as :meth:`RosSam.predict`
+        measures them)."""
+        merged = model_logits[:, 0].cpu().numpy()
         features = quality_features(merged[None], head[None], merged, boxes_model)
         return calibration.apply(features, self.tta)
 
@@ -349,6 +348,7 @@ class SamFamilyEngine:
         import torch
 
         from rossam_geo.engines.device_resample import logits_to_window_masks, windows_to_model_input
+        from rossam_geo.model.rossam import upsample_logits
 
         windows = np.asarray(windows_rgb_u8)
         size = int(self.input_size_px or 0)
@@ -383,11 +383,12 @@ class SamFamilyEngine:
                     self.mode,  # type: ignore[arg-type]
                     **self._clicks_to_device(arrays),
                 )
-                masks = logits_to_window_masks(low[:count], (rows, cols), (height, width), size)
+                model_logits = upsample_logits(low[:count], size)
+                masks = logits_to_window_masks(model_logits, (rows, cols), (height, width))
                 masks_parts.append(masks.cpu().numpy().astype(bool))
                 head = scores[:count].float().cpu().numpy()
                 if self.score_calibration is not None:
-                    head = self._calibrated(self.score_calibration, low[:count], head, arrays[1][:count])
+                    head = self._calibrated(self.score_calibration, model_logits, head, arrays[1][:count])
                 score_parts.append(head)
         if not masks_parts:
             return WindowPrediction(np.zeros((0, height, width), bool), np.zeros(0, np.float32))

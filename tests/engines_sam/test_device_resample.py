@@ -7,6 +7,7 @@ import numpy as np
 import torch
 
 from rossam_geo.engines.device_resample import logits_to_window_masks, windows_to_model_input
+from rossam_geo.model.rossam import upsample_logits
 from rossam_geo.pipeline.plan import CropPlan
 from rossam_geo.pipeline.resample import logits_to_window_mask, window_to_model_input
 
@@ -44,6 +45,8 @@ def test_logits_come_back_to_the_window_like_on_the_host():
     plan = _plan(48, 96, 128)
     up = cv2.resize(low, (128, 128), interpolation=cv2.INTER_LINEAR)
     expected = logits_to_window_mask(up, plan, None)
-    actual = logits_to_window_masks(torch.from_numpy(low)[None, None], (96, 96), (48, 48), 128)
+    actual = logits_to_window_masks(
+        upsample_logits(torch.from_numpy(low)[None, None], 128), (96, 96), (48, 48)
+    )
     assert actual.shape == (1, 48, 48) and actual.dtype == torch.uint8
     assert (actual[0].numpy().astype(bool) == expected).mean() >= 0.995
